@@ -1,0 +1,170 @@
+"""The codec: JSON-compatible mappings to bytes and back, strictly.
+
+Every store encodes on write (even the memory store), so a value that works on one backend
+works on all of them, and a caller never shares a mutable object with the store. The rules
+are the same whether stdlib :mod:`json` or orjson (the ``fast`` extra) does the encoding:
+
+* the top-level value is a mapping with ``str`` keys;
+* inside it: ``dict`` (``str`` keys only), ``list``/``tuple`` (read back as lists), ``str``,
+  ``bool``, ``None``, ``int`` within the signed 64-bit range, finite ``float``;
+* nothing is coerced silently: an ``int`` key, a ``NaN`` or a ``set`` raises
+  :class:`~sessionkit.errors.SerializationError` naming where it was found;
+* the encoded size is at most ``max_payload_bytes`` (default 1 MiB), else
+  :class:`~sessionkit.errors.PayloadTooLarge`.
+
+>>> codec = JSONCodec()
+>>> codec.decode(codec.encode({"step": 2, "tags": ("a", "b")}), key="k")
+{'step': 2, 'tags': ['a', 'b']}
+>>> codec.encode({"bad": float("nan")})
+Traceback (most recent call last):
+...
+sessionkit.errors.SerializationError: value['bad']: nan is not JSON-compatible (NaN and infinities are not allowed)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import CorruptValue, PayloadTooLarge, SerializationError
+
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "JSONCodec", "check_value", "default_codec"]
+
+#: The largest encoded value a store accepts unless configured otherwise.
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+_MAX_DEPTH = 64
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+try:  # the `fast` extra
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+
+class _Invalid(Exception):
+    """Raised inside the walk; carries the path back out as it unwinds."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self.path: list[str] = []
+
+
+def _check(value: object, depth: int) -> None:
+    # Exact type checks first: they are the common case and the cheapest.
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+            raise _Invalid(f"{value} is outside the signed 64-bit integer range")
+        return
+    if kind is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise _Invalid(f"{value} is not JSON-compatible (NaN and infinities are not allowed)")
+        return
+    if depth >= _MAX_DEPTH:
+        raise _Invalid(f"nesting is deeper than {_MAX_DEPTH} levels")
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                raise _Invalid(f"key {key!r} is a {type(key).__name__}; mapping keys must be str")
+            try:
+                _check(item, depth + 1)
+            except _Invalid as error:
+                error.path.append(f"[{key!r}]")
+                raise
+        return
+    if kind is list or kind is tuple:
+        for index, item in enumerate(value):  # type: ignore[arg-type]
+            try:
+                _check(item, depth + 1)
+            except _Invalid as error:
+                error.path.append(f"[{index}]")
+                raise
+        return
+    raise _Invalid(f"{type(value).__name__} {value!r} is not JSON-compatible")
+
+
+def check_value(value: object) -> dict[str, Any]:
+    """Check that ``value`` is a JSON-compatible mapping; return it as a ``dict``.
+
+    Raises :class:`~sessionkit.errors.SerializationError` naming the first offending place.
+    """
+    if type(value) is not dict:
+        if not isinstance(value, Mapping):
+            raise SerializationError(
+                f"a session value is a mapping (a dict), not {type(value).__name__}: {value!r}"
+            )
+        value = dict(value)
+    try:
+        _check(value, 0)
+    except _Invalid as error:
+        where = "value" + "".join(reversed(error.path))
+        raise SerializationError(f"{where}: {error.reason}") from None
+    return value  # type: ignore[return-value]
+
+
+class JSONCodec:
+    """Encodes session values to UTF-8 JSON bytes and decodes them back.
+
+    ``max_payload_bytes=None`` lifts the size limit. ``use_orjson`` picks the encoder; by
+    default orjson is used when installed. Both give the same bytes for the same value up to
+    whitespace, and accept and reject exactly the same values.
+    """
+
+    __slots__ = ("_dumps", "_loads", "max_payload_bytes", "uses_orjson")
+
+    def __init__(
+        self,
+        *,
+        max_payload_bytes: int | None = DEFAULT_MAX_PAYLOAD_BYTES,
+        use_orjson: bool | None = None,
+    ) -> None:
+        if max_payload_bytes is not None and max_payload_bytes < 1:
+            raise ValueError("max_payload_bytes must be a positive number of bytes, or None")
+        if use_orjson and _orjson is None:
+            from .errors import ConfigurationError
+
+            raise ConfigurationError("orjson is not installed: pip install 'sessionkit[fast]'")
+        self.max_payload_bytes = max_payload_bytes
+        self.uses_orjson = _orjson is not None if use_orjson is None else use_orjson
+        self._dumps: Callable[[Any], bytes]
+        self._loads: Callable[[bytes | str], Any]
+        if self.uses_orjson:
+            assert _orjson is not None
+            self._dumps = _orjson.dumps
+            self._loads = _orjson.loads
+        else:
+            encode = json.JSONEncoder(
+                ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode
+            self._dumps = lambda value: encode(value).encode()
+            self._loads = json.loads
+
+    def encode(self, value: object) -> bytes:
+        """Check ``value`` and encode it; raise before anything could be written."""
+        data = self._dumps(check_value(value))
+        if self.max_payload_bytes is not None and len(data) > self.max_payload_bytes:
+            raise PayloadTooLarge(len(data), self.max_payload_bytes)
+        return data
+
+    def decode(self, data: bytes | str, *, key: str) -> dict[str, Any]:
+        """Decode stored bytes; anything that is not a JSON object is :class:`CorruptValue`."""
+        try:
+            value = self._loads(data)
+        except ValueError as error:  # json.JSONDecodeError and orjson.JSONDecodeError
+            raise CorruptValue(key, f"not valid JSON ({error})") from None
+        if type(value) is not dict:
+            raise CorruptValue(key, f"expected a JSON object, found {type(value).__name__}")
+        return value
+
+    def __repr__(self) -> str:
+        encoder = "orjson" if self.uses_orjson else "json"
+        return f"JSONCodec(encoder={encoder!r}, max_payload_bytes={self.max_payload_bytes!r})"
+
+
+#: The codec stores use unless they are given another.
+default_codec = JSONCodec()

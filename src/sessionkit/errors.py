@@ -1,0 +1,93 @@
+"""Every error sessionkit raises, in one place.
+
+All of them derive from :class:`SessionKitError`, so ``except SessionKitError`` catches
+anything the library itself decided to raise. Errors about bad input are raised *before*
+anything is written: when you see one, the store is exactly as it was.
+
+>>> from sessionkit.errors import InvalidKey, SessionKitError
+>>> issubclass(InvalidKey, SessionKitError) and issubclass(InvalidKey, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ConflictError",
+    "CorruptValue",
+    "InvalidKey",
+    "PayloadTooLarge",
+    "SerializationError",
+    "SessionKitError",
+    "SessionNotFound",
+    "StoreClosed",
+    "StoreUnavailable",
+]
+
+
+class SessionKitError(Exception):
+    """Base class of every error raised by sessionkit."""
+
+
+class ConfigurationError(SessionKitError):
+    """A store URL, an option or an installed extra is wrong or missing."""
+
+
+class InvalidKey(SessionKitError, ValueError):
+    """A key is empty, too long or holds a character that is not allowed."""
+
+
+class SerializationError(SessionKitError, TypeError):
+    """A value is not a JSON-compatible mapping (or an update function returned one that is not)."""
+
+
+class PayloadTooLarge(SerializationError):
+    """A value encodes to more bytes than the store's ``max_payload_bytes``."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"value encodes to {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class CorruptValue(SessionKitError):
+    """A stored value cannot be decoded: it was not written by sessionkit, or was damaged.
+
+    Only the operation on that key fails; the stored bytes are left as they are.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"stored value for key {key!r} cannot be read: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class ConflictError(SessionKitError):
+    """An atomic update kept losing to concurrent writers and gave up after its retries."""
+
+    def __init__(self, key: str, attempts: int) -> None:
+        super().__init__(f"update of key {key!r} conflicted {attempts} times; giving up")
+        self.key = key
+        self.attempts = attempts
+
+
+class SessionNotFound(SessionKitError, KeyError):
+    """An operation needs an existing session and there is none (or it expired)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"no session under key {self.key!r}"
+
+
+class StoreUnavailable(SessionKitError):
+    """The backend cannot be reached or did not answer in time.
+
+    This is the one error the resilience wrappers retry, count and fall back on.
+    """
+
+
+class StoreClosed(SessionKitError):
+    """The store was closed; open a new one."""

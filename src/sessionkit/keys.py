@@ -1,0 +1,65 @@
+"""Key validation: one rule for every backend, and a clear error instead of silent mangling.
+
+A store key is 1 to :data:`MAX_KEY_LENGTH` visible ASCII characters (``!`` to ``~``): no
+spaces, no control characters, nothing outside ASCII. That one charset means the same thing
+on Redis, in a case-sensitive SQL column and in a file journal. Arbitrary ids (any unicode,
+separators included) are the namespace layer's job: it encodes them into a valid key.
+
+>>> validate_key("templates:3f2a")
+'templates:3f2a'
+>>> validate_key("has space")
+Traceback (most recent call last):
+...
+sessionkit.errors.InvalidKey: key 'has space' has a character that is not allowed at index 3: ' ' (keys are 1-256 visible ASCII characters, '!' to '~')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .errors import InvalidKey
+
+__all__ = ["MAX_KEY_LENGTH", "validate_key", "validate_keys", "validate_prefix"]
+
+#: The longest key a store accepts, in characters (and bytes: keys are ASCII).
+MAX_KEY_LENGTH = 256
+
+_ALLOWED = "!-~"  # the visible ASCII range, as a character class
+_VALID = re.compile(f"[{_ALLOWED}]*")
+_INVALID_CHAR = re.compile(f"[^{_ALLOWED}]")
+_RULE = f"keys are 1-{MAX_KEY_LENGTH} visible ASCII characters, '!' to '~'"
+
+
+def validate_key(key: object) -> str:
+    """Return ``key`` unchanged if it is a valid store key, else raise :class:`InvalidKey`."""
+    if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and _VALID.fullmatch(key):
+        return key  # the fast path: one C-level match
+    return _reject(key, allow_empty=False)
+
+
+def validate_prefix(prefix: object) -> str:
+    """Like :func:`validate_key`, but the empty prefix (meaning "every key") is allowed."""
+    if type(prefix) is str and len(prefix) <= MAX_KEY_LENGTH and _VALID.fullmatch(prefix):
+        return prefix
+    return _reject(prefix, allow_empty=True)
+
+
+def validate_keys(keys: Iterable[object]) -> list[str]:
+    """Validate every key first, so that a batch with one bad key writes nothing."""
+    return [validate_key(key) for key in keys]
+
+
+def _reject(key: object, *, allow_empty: bool) -> str:
+    if not isinstance(key, str):
+        raise InvalidKey(f"keys are str, not {type(key).__name__}: {key!r}")
+    if not key and not allow_empty:
+        raise InvalidKey(f"key is empty ({_RULE})")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"key is {len(key)} characters long, over {MAX_KEY_LENGTH} ({_RULE})")
+    bad = _INVALID_CHAR.search(key)
+    assert bad is not None  # the fast path failed for one of the reasons above or this one
+    raise InvalidKey(
+        f"key {key!r} has a character that is not allowed at index {bad.start()}: "
+        f"{bad.group()!r} ({_RULE})"
+    )

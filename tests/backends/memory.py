@@ -1,0 +1,3 @@
+from tests.backends import BackendSpec
+
+SPECS = [BackendSpec(name="memory", url=lambda tmp: "memory://", multiprocess=False)]
