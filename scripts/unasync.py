@@ -45,6 +45,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"Async(\w+)", r"\1"),
 ]
 
+
 def _compile(old: str) -> re.Pattern[str]:
     body = old if old.startswith("Async(") else re.escape(old)
     # Whole words: a boundary on each side that starts or ends with a word character.

@@ -18,7 +18,7 @@ are the same whether stdlib :mod:`json` or orjson (the ``fast`` extra) does the 
 >>> codec.encode({"bad": float("nan")})
 Traceback (most recent call last):
 ...
-sessionkit.errors.SerializationError: value['bad']: nan is not JSON-compatible (NaN and infinities are not allowed)
+sessionkit.errors.SerializationError: value['bad']: nan is not JSON-compatible (NaN and ...)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import CorruptValue, PayloadTooLarge, SerializationError
+from .errors import ConfigurationError, CorruptValue, PayloadTooLarge, SerializationError
 
 __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "JSONCodec", "check_value", "default_codec"]
 
@@ -38,6 +38,7 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 _MAX_DEPTH = 64
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
+_orjson: Any
 try:  # the `fast` extra
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
@@ -104,7 +105,7 @@ def check_value(value: object) -> dict[str, Any]:
     except _Invalid as error:
         where = "value" + "".join(reversed(error.path))
         raise SerializationError(f"{where}: {error.reason}") from None
-    return value  # type: ignore[return-value]
+    return value
 
 
 class JSONCodec:
@@ -126,8 +127,6 @@ class JSONCodec:
         if max_payload_bytes is not None and max_payload_bytes < 1:
             raise ValueError("max_payload_bytes must be a positive number of bytes, or None")
         if use_orjson and _orjson is None:
-            from .errors import ConfigurationError
-
             raise ConfigurationError("orjson is not installed: pip install 'sessionkit[fast]'")
         self.max_payload_bytes = max_payload_bytes
         self.uses_orjson = _orjson is not None if use_orjson is None else use_orjson

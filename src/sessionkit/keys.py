@@ -10,7 +10,7 @@ separators included) are the namespace layer's job: it encodes them into a valid
 >>> validate_key("has space")
 Traceback (most recent call last):
 ...
-sessionkit.errors.InvalidKey: key 'has space' has a character that is not allowed at index 3: ' ' (keys are 1-256 visible ASCII characters, '!' to '~')
+sessionkit.errors.InvalidKey: key 'has space' has a character that is not allowed at index 3...
 """
 
 from __future__ import annotations

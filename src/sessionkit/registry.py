@@ -10,7 +10,7 @@ the extra to install.
 >>> open_store("mongodb://localhost")
 Traceback (most recent call last):
 ...
-sessionkit.errors.ConfigurationError: no store for URL scheme 'mongodb' (known: mariadb, memory, mysql, postgres, postgresql, redis, redis+cluster, redis+sentinel, rediss, sqlite, unix)
+sessionkit.errors.ConfigurationError: no store for URL scheme 'mongodb' (known: ...)
 """
 
 from __future__ import annotations
@@ -64,9 +64,7 @@ _BACKENDS: dict[str, _Backend] = {
 }
 
 
-def register_scheme(
-    scheme: str, *, sync: str, async_: str, extra: str | None = None
-) -> None:
+def register_scheme(scheme: str, *, sync: str, async_: str, extra: str | None = None) -> None:
     """Make ``scheme://`` URLs open the given classes (``"package.module:Class"``).
 
     A scheme ``a+b`` that is not registered itself falls back to ``a``'s backend, so
@@ -115,7 +113,9 @@ def _open(url: str, options: dict[str, Any], *, asynchronous: bool) -> object:
         return store_class.from_url(url, **options)
     except ImportError as error:
         missing = error.name or str(error)
-        hint = f"pip install 'sessionkit[{backend.extra}]'" if backend.extra else "check the install"
+        hint = (
+            f"pip install 'sessionkit[{backend.extra}]'" if backend.extra else "check the install"
+        )
         raise ConfigurationError(
             f"{scheme}:// needs {missing!r}, which is not installed: {hint}"
         ) from error
@@ -129,6 +129,5 @@ def _check_options(store_class: type, scheme: str, options: dict[str, Any]) -> N
     if unknown:
         accepted = ", ".join(name for name in parameters if not name.startswith("_"))
         raise ConfigurationError(
-            f"unknown option(s) for {scheme}:// stores: {', '.join(unknown)} "
-            f"(accepted: {accepted})"
+            f"unknown option(s) for {scheme}:// stores: {', '.join(unknown)} (accepted: {accepted})"
         )

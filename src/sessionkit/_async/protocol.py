@@ -13,11 +13,14 @@ expiry the entry already has; a new entry gets the default.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..entry import TTL, Entry, UpdateFunction
 
 __all__ = ["AsyncSessionStore"]
+
+_Store = TypeVar("_Store", bound="AsyncSessionStore")
 
 
 @runtime_checkable
@@ -108,4 +111,15 @@ class AsyncSessionStore(Protocol):
 
     async def close(self) -> None:
         """Release connections. Idempotent; any other call afterwards raises StoreClosed."""
+        ...
+
+    async def __aenter__(self: _Store) -> _Store: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
         ...

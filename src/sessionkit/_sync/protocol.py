@@ -14,11 +14,14 @@ expiry the entry already has; a new entry gets the default.
 from __future__ import annotations
 
 from collections.abc import Iterator, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..entry import TTL, Entry, UpdateFunction
 
 __all__ = ["SessionStore"]
+
+_Store = TypeVar("_Store", bound="SessionStore")
 
 
 @runtime_checkable
@@ -109,4 +112,15 @@ class SessionStore(Protocol):
 
     def close(self) -> None:
         """Release connections. Idempotent; any other call afterwards raises StoreClosed."""
+        ...
+
+    def __enter__(self: _Store) -> _Store: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
         ...

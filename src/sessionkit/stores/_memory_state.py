@@ -122,9 +122,7 @@ class MemoryState:
             now = self.clock.now()
             slot = self._live(key, now)
             current = None if slot is None else self._decode(key, slot)
-            value, data = apply_update(
-                self.codec, key, fn, starting_value(key, current, default)
-            )
+            value, data = apply_update(self.codec, key, fn, starting_value(key, current, default))
             self._write_modified(key, data, slot, now, ttl)
             return value
 

@@ -30,7 +30,16 @@ from tests.contract._sync.harness import Harness, close_harness, open_harness
 SHORT = 0.4
 PAST_SHORT = SHORT + 0.35
 
-BAD_KEYS: list[Any] = ["", "x" * 257, "has space", "tab\tkey", "nul\x00", "ünïcode", "new\nline", 42]
+BAD_KEYS: list[Any] = [
+    "",
+    "x" * 257,
+    "has space",
+    "tab\tkey",
+    "nul\x00",
+    "ünïcode",
+    "new\nline",
+    42,
+]
 BAD_VALUES: list[Any] = [
     {"a": {1, 2}},  # a set
     {"a": float("nan")},
