@@ -39,3 +39,12 @@ def test_docs_page_examples(page: str) -> None:
         str(ROOT / page), module_relative=False, optionflags=FLAGS, report=True
     )
     assert failed == 0
+
+
+def test_readme_quickstart_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "README.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    assert blocks, "README.md has no python example"
+    for block in blocks:
+        exec(compile(block.split("```", 1)[0], "README.md", "exec"), {})
+    assert "'status': 'confirmed'" in capsys.readouterr().out

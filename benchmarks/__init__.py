@@ -1,0 +1,1 @@
+"""The benchmark suite: sessionkit against its baselines, as ratios measured in one run."""
