@@ -22,7 +22,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff over the code, the tests and the scripts."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "src", "tests", "scripts", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "scripts", "benchmarks", "examples", "noxfile.py")
 
 
 @nox.session
