@@ -25,7 +25,7 @@ def codec(request: pytest.FixtureRequest) -> JSONCodec:
 
 GOOD = {
     "s": "ünïcode ✓ \u2028 \x00 control chars in values are fine",
-    "i": [0, -1, 2**63 - 1, -(2**63)],
+    "i": [0, -1, 2**63 - 1, -(2**63), 2**64 - 1],
     "f": [0.1, -2.5e-300, 1e300],
     "b": [True, False],
     "n": None,
@@ -53,11 +53,15 @@ def test_mappings_other_than_dict_are_accepted_at_top_level(codec: JSONCodec) ->
         ({"a": [1, float("nan")]}, "value['a'][1]: nan"),
         ({"a": [1, float("-inf")]}, "value['a'][1]: -inf"),
         ({"a": {"b": {2, 3}}}, "value['a']['b']: set"),
-        ({"a": 2**63}, "value['a']: 9223372036854775808 is outside"),
-        ({"a": -(2**63) - 1}, "outside the signed 64-bit"),
+        ({"a": 2**64}, "value['a']: 18446744073709551616 is outside"),
+        ({"a": -(2**63) - 1}, "outside the 64-bit"),
         ({"a": b"bytes"}, "value['a']: bytes"),
         ({True: 1}, "key True is a bool"),
         ([("a", 1)], "a session value is a mapping"),
+        ({"a": "lone surrogate \ud800"}, "cannot be encoded as UTF-8"),
+        ({"a": __import__("uuid").UUID(int=1)}, "UUID"),
+        ({"a": __import__("datetime").date(2026, 1, 1)}, "date"),
+        ({"a": (1, float("nan"))}, "value['a'][1]: nan"),
     ],
 )
 def test_bad_values_name_the_place(codec: JSONCodec, value: Any, where: str) -> None:
@@ -69,10 +73,12 @@ def test_bad_values_name_the_place(codec: JSONCodec, value: Any, where: str) -> 
 def test_nesting_is_bounded(codec: JSONCodec) -> None:
     value: dict[str, Any] = {}
     inner = value
-    for _ in range(100):
+    for _ in range(253):  # 254 nested mappings: the most either encoder takes
         inner["x"] = {}
         inner = inner["x"]
-    with pytest.raises(SerializationError, match="deeper than 64"):
+    assert codec.decode(codec.encode(value), key="k") == value
+    inner["x"] = {}  # one more
+    with pytest.raises(SerializationError, match="deeper than 254"):
         codec.encode(value)
 
 

@@ -6,7 +6,7 @@ are the same whether stdlib :mod:`json` or orjson (the ``fast`` extra) does the 
 
 * the top-level value is a mapping with ``str`` keys;
 * inside it: ``dict`` (``str`` keys only), ``list``/``tuple`` (read back as lists), ``str``,
-  ``bool``, ``None``, ``int`` within the signed 64-bit range, finite ``float``;
+  ``bool``, ``None``, ``int`` from -2**63 to 2**64-1, finite ``float``;
 * nothing is coerced silently: an ``int`` key, a ``NaN`` or a ``set`` raises
   :class:`~sessionkit.errors.SerializationError` naming where it was found;
 * the encoded size is at most ``max_payload_bytes`` (default 1 MiB), else
@@ -35,8 +35,10 @@ __all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "JSONCodec", "check_value", "default_cod
 #: The largest encoded value a store accepts unless configured otherwise.
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 
-_MAX_DEPTH = 64
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# orjson refuses deeper nesting; the walk uses the same bound so both encoders agree.
+_MAX_DEPTH = 254
+# The integers orjson encodes (signed and unsigned 64-bit); stdlib json is held to the same.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 _orjson: Any
 try:  # the `fast` extra
@@ -60,7 +62,7 @@ def _check(value: object, depth: int) -> None:
         return
     if kind is int:
         if not _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
-            raise _Invalid(f"{value} is outside the signed 64-bit integer range")
+            raise _Invalid(f"{value} is outside the 64-bit integer range")
         return
     if kind is float:
         if not math.isfinite(value):  # type: ignore[arg-type]
@@ -145,10 +147,36 @@ class JSONCodec:
 
     def encode(self, value: object) -> bytes:
         """Check ``value`` and encode it; raise before anything could be written."""
-        data = self._dumps(check_value(value))
+        data = self._encode_fast(value) if self.uses_orjson else None
+        if data is None:
+            data = self._encode_checked(value)
         if self.max_payload_bytes is not None and len(data) > self.max_payload_bytes:
             raise PayloadTooLarge(len(data), self.max_payload_bytes)
         return data
+
+    def _encode_fast(self, value: object) -> bytes | None:
+        """orjson's bytes if they read back equal to ``value``; else None (take the walk).
+
+        orjson rejects most bad values itself (non-str keys, ints beyond 64 bits, sets,
+        objects, deep nesting) but coerces a few silently (NaN to null, a UUID to a str).
+        Any coercion makes the decoded value differ, so one C-level comparison catches
+        them all, at about half the cost of walking the value in Python. Tuples also
+        differ (they read back as lists): they take the walk, which accepts them.
+        """
+        if type(value) is not dict:
+            return None
+        try:
+            data: bytes = self._dumps(value)
+        except TypeError:  # orjson.JSONEncodeError
+            return None
+        return data if self._loads(data) == value else None
+
+    def _encode_checked(self, value: object) -> bytes:
+        checked = check_value(value)
+        try:
+            return self._dumps(checked)
+        except (TypeError, ValueError) as error:  # a lone surrogate in a str
+            raise SerializationError(f"value cannot be encoded as UTF-8 JSON: {error}") from None
 
     def decode(self, data: bytes | str, *, key: str) -> dict[str, Any]:
         """Decode stored bytes; anything that is not a JSON object is :class:`CorruptValue`."""

@@ -76,6 +76,7 @@ def test_set_then_get_round_trips_json_values(harness: Harness) -> None:
         "str": "héllo ✓ 中文",
         "int": -(2**63),
         "big": 2**63 - 1,
+        "unsigned": 2**64 - 1,
         "float": 1.5,
         "bool": True,
         "none": None,
