@@ -18,7 +18,7 @@ from .registry import open_store, redact_url
 __all__ = ["DEFAULT_DEMO_URL", "run_demo"]
 
 #: Where the demo keeps its sessions unless told otherwise.
-DEFAULT_DEMO_URL = "memory://"
+DEFAULT_DEMO_URL = "sqlite:///./sessionkit-demo.db"
 
 DAY = 24 * 3600
 KINDS = ("templates", "documents", "extractions", "cancellations", "generated")

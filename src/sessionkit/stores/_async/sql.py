@@ -1,0 +1,426 @@
+"""The SQL store on SQLAlchemy Core: SQLite, PostgreSQL, MariaDB/MySQL.
+
+Statements, the table, driver choice and error mapping live in ``_sql_common``, once;
+this module is only the I/O around them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ..._async.base import AsyncStoreBase
+from ..._update import apply_update, merge_values, starting_value
+from ...clock import Clock, system_clock
+from ...codec import JSONCodec, check_value, default_codec
+from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
+from ...errors import ConfigurationError, ConflictError
+from ...keys import validate_key, validate_keys, validate_prefix
+from .._sql_common import (
+    DEFAULT_TABLE_NAME,
+    Row,
+    SQLOptions,
+    Statements,
+    chunk_rows,
+    entry_from,
+    expiry_from_now,
+    from_micros,
+    is_already_exists,
+    is_duplicate_key,
+    is_retryable,
+    make_engine,
+    mapped_errors,
+    new_expiry,
+    run_app_function,
+    session_table,
+    to_micros,
+)
+
+__all__ = ["AsyncSQLStore"]
+
+# compute(current value or None) -> (value to return, bytes to store)
+_Compute = Callable[[dict[str, Any] | None], tuple[dict[str, Any], bytes]]
+
+
+class AsyncSQLStore(AsyncStoreBase):
+    """Sessions in one SQL table, shared by every process that opens the same database.
+
+    ``engine`` is a URL (``sqlite:///sessions.db``, ``postgresql://``,
+    ``postgresql+asyncpg://``, ``mysql://``, ``mariadb://``) or an existing
+    :class:`~sqlalchemy.ext.asyncio.AsyncEngine` to share an app's pool (the store then
+    leaves it open on :meth:`close`, and its connect arguments are the app's). The table
+    is created on first use unless ``auto_create_schema=False`` (see :meth:`create_schema`).
+
+    ``update`` and ``merge`` lock the row (``SELECT ... FOR UPDATE``; on SQLite the write
+    lock, ``BEGIN IMMEDIATE``), write with a version compare-and-set, and run again after
+    a deadlock or a lost race to create the key, at most ``max_attempts`` times before
+    :class:`~sessionkit.errors.ConflictError`.
+
+    Bounds (seconds): ``connect_timeout``; ``statement_timeout`` (server-side, plus a
+    client-side socket bound where the driver has one; ``None``: none); ``lock_timeout``
+    (a row lock wait, or SQLite's busy timeout). Past them an operation raises
+    :class:`~sessionkit.errors.StoreUnavailable`. ``pgbouncer=True`` makes the engine safe
+    behind PgBouncer in transaction mode (no prepared statements, no pool of our own).
+    """
+
+    def __init__(
+        self,
+        engine: str | AsyncEngine,
+        *,
+        table_name: str = DEFAULT_TABLE_NAME,
+        clock: Clock = system_clock,
+        codec: JSONCodec = default_codec,
+        default_ttl: TTL | None = None,
+        auto_create_schema: bool = True,
+        pgbouncer: bool = False,
+        connect_timeout: float = 10.0,
+        statement_timeout: float | None = 30.0,
+        lock_timeout: float = 10.0,
+        max_attempts: int = 10,
+        batch_size: int = 1000,
+    ) -> None:
+        self._options = SQLOptions(
+            table_name=table_name,
+            auto_create_schema=auto_create_schema,
+            pgbouncer=pgbouncer,
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
+            lock_timeout=lock_timeout,
+            max_attempts=max_attempts,
+            batch_size=batch_size,
+        )
+        self._clock = clock
+        self._codec = codec
+        self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
+        if isinstance(engine, str):
+            self._engine = make_engine(engine, self._options, create_async_engine)
+            self._owns_engine = True
+        elif isinstance(engine, AsyncEngine):
+            self._engine = engine
+            self._owns_engine = False
+        else:
+            raise ConfigurationError(
+                f"{type(self).__name__} takes a URL or an AsyncEngine, not {type(engine).__name__}"
+            )
+        self.table = session_table(table_name)
+        self._sql = Statements(self.table, self._engine.dialect.name)
+        self._schema_ready = not auto_create_schema
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> AsyncSQLStore:
+        """Open ``url``; ``options`` are the constructor's keyword arguments."""
+        return cls(url, **options)
+
+    @property
+    def default_ttl(self) -> float | None:
+        """Seconds a write with ``ttl=None`` lives (None: never expires)."""
+        return self._default_ttl
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine the store runs on."""
+        return self._engine
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return to_micros(self._clock.now())
+
+    def _errors(self) -> AbstractContextManager[None]:
+        return mapped_errors(self._options.table_name)
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, database errors mapped to sessionkit's."""
+        self._check_open()
+        with self._errors():
+            await self._ensure_schema()
+            async with self._engine.connect() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction, committed if the block ends without an exception; errors mapped."""
+        self._check_open()
+        with self._errors():
+            await self._ensure_schema()
+            async with self._transaction() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose database errors are raised as they are (to retry some)."""
+        async with self._engine.connect() as conn, conn.begin():
+            if self._sql.begin_immediate:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    async def _ensure_schema(self) -> None:
+        if not self._schema_ready:
+            await self.create_schema()
+
+    async def create_schema(self) -> None:
+        """Create the table and its indexes if they do not exist. Safe to call any time."""
+        self._check_open()
+        with self._errors():
+            statements = self._sql.schema_statements(self._engine.dialect)
+            async with self._engine.connect() as conn:
+                for statement in statements:
+                    try:
+                        await conn.execute(statement)
+                        await conn.commit()
+                    except sa_exc.DBAPIError as error:
+                        await conn.rollback()
+                        if not is_already_exists(error):
+                            raise
+        self._schema_ready = True
+
+    async def drop_schema(self) -> None:
+        """Drop the table and everything in it (for tests and teardown scripts)."""
+        self._check_open()
+        with self._errors():
+            quoted = self._engine.dialect.identifier_preparer.quote(self.table.name)
+            async with self._engine.connect() as conn:
+                await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
+                await conn.commit()
+        self._schema_ready = not self._options.auto_create_schema
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        entry = await self.get_entry(key)
+        return None if entry is None else entry.value
+
+    async def get_entry(self, key: str) -> Entry | None:
+        validate_key(key)
+        async with self._reading() as conn:
+            row = (await conn.execute(self._sql.get(key, self._now()))).first()
+        if row is None:
+            return None
+        return entry_from(self._codec.decode(row.value, key=key), row.version, row.expires_at)
+
+    async def exists(self, key: str) -> bool:
+        validate_key(key)
+        async with self._reading() as conn:
+            row = (await conn.execute(self._sql.exists(key, self._now()))).first()
+        return row is not None
+
+    async def ttl(self, key: str) -> float | None:
+        validate_key(key)
+        async with self._reading() as conn:
+            now = self._clock.now()
+            row = (await conn.execute(self._sql.exists(key, to_micros(now)))).first()
+        if row is None:
+            return None
+        return remaining_ttl(from_micros(row.expires_at), now)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        self._check_open()
+        wanted = list(dict.fromkeys(validate_keys(keys)))
+        if not wanted:
+            return {}
+        async with self._reading() as conn:
+            rows = (await conn.execute(self._sql.get_many(wanted, self._now()))).all()
+        found = {row.key: self._codec.decode(row.value, key=row.key) for row in rows}
+        return {key: found[key] for key in wanted if key in found}
+
+    async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
+        validate_prefix(prefix)
+        self._check_open()
+        after: str | None = None
+        while True:
+            # One short read per batch: no connection is held while the caller works.
+            async with self._reading() as conn:
+                page = self._sql.keys_page(prefix, after, self._now(), batch_size)
+                keys = list((await conn.execute(page)).scalars())
+            for key in keys:
+                yield key
+            if len(keys) < batch_size:
+                return
+            after = keys[-1]
+
+    async def count(self, prefix: str = "") -> int:
+        validate_prefix(prefix)
+        async with self._reading() as conn:
+            total = (await conn.execute(self._sql.count(prefix, self._now()))).scalar_one()
+        return int(total)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
+        await self.set_many({validate_key(key): value}, ttl)
+
+    async def set_many(
+        self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
+    ) -> None:
+        self._check_open()
+        seconds = to_seconds(ttl) if ttl is not None else self._default_ttl
+        encoded = {validate_key(key): self._codec.encode(value) for key, value in items.items()}
+        if not encoded:
+            return
+        async with self._writing() as conn:
+            now = self._now()
+            expires_at = expiry_from_now(now, seconds)
+            # One statement per batch_size rows (drivers cap bound parameters), all in
+            # one transaction: every value is written or none is.
+            for rows in chunk_rows(encoded, self._options.batch_size):
+                await conn.execute(self._sql.upsert(rows, now, expires_at))
+
+    async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
+        validate_key(key)
+        seconds = to_seconds(ttl) if ttl is not None else self._default_ttl
+        data = self._codec.encode(value)
+        if self._sql.insert_if_absent_in_one_statement:
+            async with self._writing() as conn:
+                now = self._now()
+                statement = self._sql.create(key, data, now, expiry_from_now(now, seconds))
+                return (await conn.execute(statement)).first() is not None
+        # MySQL reports no difference between "inserted" and "left alone" for an upsert:
+        # clear an expired row, then insert; a live row makes the insert a duplicate.
+        self._check_open()
+        with self._errors():
+            await self._ensure_schema()
+            try:
+                async with self._transaction() as conn:
+                    now = self._now()
+                    await conn.execute(self._sql.delete_expired_row(key, now))
+                    await conn.execute(
+                        self._sql.insert(key, data, now, expiry_from_now(now, seconds))
+                    )
+            except sa_exc.IntegrityError as error:
+                if is_duplicate_key(error):
+                    return False
+                raise
+        return True
+
+    async def update(
+        self,
+        key: str,
+        fn: UpdateFunction,
+        ttl: TTL | None = None,
+        *,
+        default: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        validate_key(key)
+        seconds = None if ttl is None else to_seconds(ttl)  # a bad TTL fails before fn runs
+
+        def compute(current: dict[str, Any] | None) -> tuple[dict[str, Any], bytes]:
+            return apply_update(self._codec, key, fn, starting_value(key, current, default))
+
+        return await self._read_modify_write(key, compute, seconds)
+
+    async def merge(
+        self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
+    ) -> dict[str, Any]:
+        validate_key(key)
+        checked = check_value(patch)
+        seconds = None if ttl is None else to_seconds(ttl)
+
+        def compute(current: dict[str, Any] | None) -> tuple[dict[str, Any], bytes]:
+            data = self._codec.encode(merge_values(current, checked))
+            return self._codec.decode(data, key=key), data
+
+        return await self._read_modify_write(key, compute, seconds)
+
+    async def _read_modify_write(
+        self, key: str, compute: _Compute, ttl_seconds: float | None
+    ) -> dict[str, Any]:
+        attempts = self._options.max_attempts
+        self._check_open()
+        with self._errors():
+            await self._ensure_schema()
+            for _ in range(attempts):
+                try:
+                    async with self._transaction() as conn:
+                        # None: the row changed under us (nothing written); try again.
+                        written = await self._try_read_modify_write(
+                            conn, key, compute, ttl_seconds
+                        )
+                except sa_exc.DBAPIError as error:
+                    if not (is_retryable(error) or is_duplicate_key(error)):
+                        raise
+                    continue  # a deadlock, or another writer created the key first
+                if written is not None:
+                    return written
+        raise ConflictError(key, attempts)
+
+    async def _try_read_modify_write(
+        self,
+        conn: AsyncConnection,
+        key: str,
+        compute: _Compute,
+        ttl_seconds: float | None,
+    ) -> dict[str, Any] | None:
+        """One attempt in an open transaction; None if a concurrent write got in first."""
+        found = (await conn.execute(self._sql.lock_row(key))).first()
+        now = self._now()
+        row = None if found is None else Row(found.value, found.version, found.expires_at)
+        live = row if row is not None and row.is_live(now) else None
+        current = None if live is None else self._codec.decode(live.data, key=key)
+        value, data = run_app_function(compute, current)
+        expires_at = new_expiry(live, now, ttl_seconds, self._default_ttl)
+        if row is None:
+            await conn.execute(self._sql.insert(key, data, now, expires_at))
+            return dict(value)
+        statement = self._sql.replace_version(
+            key, data, row.version, now, expires_at, restart=live is None
+        )
+        if (await conn.execute(statement)).rowcount != 1:
+            return None
+        return dict(value)
+
+    async def delete(self, key: str) -> bool:
+        validate_key(key)
+        async with self._writing() as conn:
+            return (await conn.execute(self._sql.delete_live(key, self._now()))).rowcount == 1
+
+    async def touch(self, key: str, ttl: TTL | None = None) -> bool:
+        validate_key(key)
+        seconds = to_seconds(ttl) if ttl is not None else self._default_ttl
+        async with self._writing() as conn:
+            now = self._now()
+            statement = self._sql.touch(key, now, expiry_from_now(now, seconds))
+            return (await conn.execute(statement)).rowcount == 1
+
+    async def purge(self, prefix: str = "") -> int:
+        validate_prefix(prefix)
+        purged = 0
+        after: str | None = None
+        while True:
+            async with self._writing() as conn:
+                page = self._sql.all_keys_page(prefix, after, self._options.batch_size)
+                keys = list((await conn.execute(page)).scalars())
+                if keys:
+                    now = self._now()
+                    purged += (await conn.execute(self._sql.delete_keys(keys, now))).rowcount
+                    await conn.execute(self._sql.delete_keys(keys))  # the expired rest
+            if len(keys) < self._options.batch_size:
+                return purged
+            after = keys[-1]
+
+    async def sweep(self) -> int:
+        swept = 0
+        while True:
+            # One short transaction per batch, so sweeping never holds locks for long.
+            async with self._writing() as conn:
+                now = self._now()
+                batch = self._sql.expired_keys(now, self._options.batch_size)
+                keys = list((await conn.execute(batch)).scalars())
+                if keys:
+                    statement = self._sql.delete_expired_keys(keys, now)
+                    swept += (await conn.execute(statement)).rowcount
+            if len(keys) < self._options.batch_size:
+                return swept
+
+    async def close(self) -> None:
+        if not self._closed and self._owns_engine:
+            await self._engine.dispose()
+        await super().close()
+
+    def __repr__(self) -> str:
+        url = self._engine.url.render_as_string(hide_password=True)
+        return f"AsyncSQLStore({url!r}, table_name={self._options.table_name!r})"
