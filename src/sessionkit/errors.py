@@ -12,6 +12,8 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
+    "CircuitOpen",
     "ConfigurationError",
     "ConflictError",
     "CorruptValue",
@@ -86,6 +88,31 @@ class StoreUnavailable(SessionKitError):
     """The backend cannot be reached or did not answer in time.
 
     This is the one error the resilience wrappers retry, count and fall back on.
+    """
+
+
+class CircuitOpen(StoreUnavailable):
+    """A circuit breaker is open: the call failed fast, without reaching the backend.
+
+    ``retry_after`` is how many seconds remain before the breaker lets a probe through
+    (0 when it is half-open and another call is already probing).
+    """
+
+    def __init__(self, breaker: str, retry_after: float) -> None:
+        super().__init__(
+            f"circuit breaker {breaker!r} is open; the backend is not called "
+            f"(next probe in {max(retry_after, 0.0):.3g} s)"
+        )
+        self.breaker = breaker
+        self.retry_after = max(retry_after, 0.0)
+
+
+class BackendError(SessionKitError):
+    """The backend answered, with an error that retrying the same call will not fix.
+
+    A command or script the server rejects (``ERR ...``), a protocol error, or a client-side
+    limit such as a full connection pool. Unlike :class:`StoreUnavailable` the resilience
+    wrappers do not retry it, count it or journal the write: it is raised to the caller.
     """
 
 

@@ -1,0 +1,506 @@
+"""The Redis store (standalone, TLS, unix socket, Sentinel, Cluster) on redis-py.
+
+Only I/O lives here; key layout, Lua, envelopes, URL parsing and error mapping are in
+:mod:`sessionkit.stores._redis_common`, shared with the generated sync twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
+
+from ..._async.base import AsyncStoreBase
+from ..._update import apply_update, starting_value
+from ...codec import JSONCodec, check_value, default_codec
+from ...entry import TTL, Entry, UpdateFunction, to_seconds
+from ...errors import ConfigurationError, ConflictError, InvalidKey
+from ...keys import validate_key, validate_keys, validate_prefix
+from .._redis_common import (
+    CAS,
+    DEFAULT_PREFIX,
+    GET_ENTRY,
+    MERGE,
+    PERSIST_IF_EXISTS,
+    REDIS_ERRORS,
+    SET,
+    LuaScript,
+    decode_value,
+    envelope,
+    expires_at_from,
+    match_pattern,
+    open_envelope,
+    parse_multi_host_url,
+    patch_arguments,
+    remaining_from_pttl,
+    store_error,
+    store_key,
+    ttl_ms,
+)
+
+__all__ = ["AsyncRedisStore"]
+
+# redis-py types these in one flavour and not in the other; Any keeps the twins identical.
+_ClusterNode: Any = ClusterNode
+_Sentinel: Any = Sentinel
+
+# set_many sends at most this many keys per script call, so one call never blocks the
+# server for long.
+_SET_MANY_CHUNK = 500
+
+
+class AsyncRedisStore(AsyncStoreBase):
+    """Sessions in Redis, with native expiry and atomic ``update``/``merge``.
+
+    Open one by URL (``redis://``, ``rediss://``, ``unix://``,
+    ``redis+sentinel://host:port,host:port/service_name``,
+    ``redis+cluster://host:port,host:port``) or pass an existing ``redis.asyncio`` client.
+
+    ``prefix`` is put before every key. ``update`` is an optimistic compare-and-set that
+    tries ``update_attempts`` times before :class:`~sessionkit.errors.ConflictError`.
+    redis-py's own retries are off in the clients this store creates: the resilience layer
+    is the one place that retries (see docs/backends/redis.md).
+    """
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster | None = None,
+        *,
+        url: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        codec: JSONCodec = default_codec,
+        default_ttl: TTL | None = None,
+        update_attempts: int = 100,
+        socket_timeout: float = 5.0,
+        socket_connect_timeout: float = 5.0,
+        max_connections: int | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        close_client: bool | None = None,
+    ) -> None:
+        if (client is None) == (url is None):
+            raise ConfigurationError("a Redis store needs exactly one of client= and url=")
+        try:
+            validate_prefix(prefix)
+        except InvalidKey:
+            raise ConfigurationError(f"prefix must be visible ASCII, not {prefix!r}") from None
+        if not isinstance(update_attempts, int) or update_attempts < 1:
+            raise ConfigurationError(f"update_attempts must be >= 1, not {update_attempts!r}")
+        self._prefix = prefix
+        self._codec = codec
+        self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
+        self._update_attempts = update_attempts
+        self._owned: list[Any] = []  # clients this store made, closed by close()
+        if url is not None:
+            settings = {
+                "socket_timeout": socket_timeout,
+                "socket_connect_timeout": socket_connect_timeout,
+                "max_connections": max_connections,
+                **(client_options or {}),
+            }
+            client = self._connect(url, settings)
+        elif close_client:
+            self._owned.append(client)
+        assert client is not None
+        self._client: Any = client  # redis-py's typing of command results is too loose
+        self._cluster = isinstance(client, RedisCluster)
+        # redis.asyncio's cluster client discovers the topology on first use, and tasks that
+        # race into that first use can have connections closed under them (redis-py 8.1):
+        # the store discovers it once, before any command. Sync cluster clients do it in
+        # their constructor.
+        self._needs_initialize = self._cluster and inspect.iscoroutinefunction(
+            getattr(client, "initialize", None)
+        )
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> AsyncRedisStore:
+        """Open a store for ``url``; ``options`` are the constructor's keyword arguments."""
+        return cls(url=url, **options)
+
+    def _connect(self, url: str, settings: dict[str, Any]) -> Redis | RedisCluster:
+        # One retry layer: redis-py must not retry underneath the resilience wrappers.
+        settings.setdefault("retry", Retry(NoBackoff(), 0))
+        if settings["max_connections"] is None:
+            del settings["max_connections"]
+        scheme = url.split("://", 1)[0].lower()
+        try:
+            if scheme in ("redis", "rediss", "unix") and "max_connections" in settings:
+                # A bounded pool makes callers wait (up to the connect timeout) for a free
+                # connection instead of failing at once: a burst is not an outage.
+                pool = BlockingConnectionPool.from_url(
+                    url, timeout=settings["socket_connect_timeout"], **settings
+                )
+                client: Redis | RedisCluster = Redis.from_pool(pool)
+            elif scheme in ("redis", "rediss", "unix"):
+                client = Redis.from_url(url, **settings)
+            elif scheme == "redis+cluster":
+                parsed = parse_multi_host_url(url)
+                client = RedisCluster(
+                    startup_nodes=[_ClusterNode(host, port) for host, port in parsed.hosts],
+                    username=parsed.username,
+                    password=parsed.password,
+                    **settings,
+                )
+            elif scheme == "redis+sentinel":
+                parsed = parse_multi_host_url(url)
+                sentinel_settings = {
+                    "socket_timeout": settings["socket_timeout"],
+                    "socket_connect_timeout": settings["socket_connect_timeout"],
+                    "retry": settings["retry"],
+                    "username": parsed.query.get("sentinel_username"),
+                    "password": parsed.query.get("sentinel_password"),
+                }
+                sentinel = _Sentinel(list(parsed.hosts), sentinel_kwargs=sentinel_settings)
+                self._owned.extend(sentinel.sentinels)
+                assert parsed.service_name is not None
+                client = sentinel.master_for(
+                    parsed.service_name,
+                    db=parsed.db,
+                    username=parsed.username,
+                    password=parsed.password,
+                    **settings,
+                )
+            else:
+                raise ConfigurationError(f"not a Redis URL: {url.split('://', 1)[0]}://")
+        except REDIS_ERRORS as error:
+            raise store_error(error) from error
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(f"bad Redis URL or option: {error}") from error
+        self._owned.insert(0, client)
+        return client
+
+    @property
+    def default_ttl(self) -> float | None:
+        """Seconds a write with ``ttl=None`` lives (None: never expires)."""
+        return self._default_ttl
+
+    @property
+    def client(self) -> Redis | RedisCluster:
+        """The redis-py client underneath (for what the store does not do)."""
+        return self._client  # type: ignore[no-any-return]
+
+    @property
+    def prefix(self) -> str:
+        """What every key is stored under: Redis key = prefix + key."""
+        return self._prefix
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _initialize(self) -> None:
+        try:
+            await self._client.initialize()
+        except REDIS_ERRORS as error:
+            raise store_error(error) from error
+        self._needs_initialize = False
+
+    async def _run(self, script: LuaScript, numkeys: int, *keys_and_args: Any) -> Any:
+        try:
+            return await self._client.evalsha(script.sha, numkeys, *keys_and_args)
+        except NoScriptError:  # first use on this server, or after SCRIPT FLUSH/restart
+            return await self._client.eval(script.source, numkeys, *keys_and_args)
+
+    def _modify_ttls(self, ttl: TTL | None) -> tuple[int, int]:
+        """PX for (an existing entry, a new entry); 0 keeps / sets no expiry."""
+        if ttl is None:
+            return 0, ttl_ms(None, self._default_ttl)
+        milliseconds = ttl_ms(ttl, None)
+        return milliseconds, milliseconds
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        try:
+            raw = await self._client.get(name)
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+        return None if raw is None else decode_value(self._codec, raw, key)
+
+    async def get_entry(self, key: str) -> Entry | None:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        try:
+            reply = await self._run(GET_ENTRY, 1, name)
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+        if reply is None:
+            return None
+        raw, pttl, seconds, microseconds = reply
+        version, data = open_envelope(raw, key)
+        value = self._codec.decode(data, key=key)
+        return Entry(value, version, expires_at_from(pttl, seconds, microseconds))
+
+    async def exists(self, key: str) -> bool:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        try:
+            return bool(await self._client.exists(name))
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+
+    async def ttl(self, key: str) -> float | None:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        try:
+            pttl = await self._client.pttl(name)
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+        return remaining_from_pttl(pttl)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        wanted = list(dict.fromkeys(validate_keys(keys)))
+        if not wanted:
+            return {}
+        names = [self._prefix + key for key in wanted]
+        try:
+            # A cluster client sends one MGET per hash slot, pipelined.
+            mget = self._client.mget_nonatomic if self._cluster else self._client.mget
+            raws = await mget(names)
+        except REDIS_ERRORS as error:
+            raise store_error(error) from error
+        codec = self._codec
+        return {
+            key: decode_value(codec, raw, key)
+            for key, raw in zip(wanted, raws, strict=True)
+            if raw is not None
+        }
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        data = self._codec.encode(value)
+        px = ttl_ms(ttl, self._default_ttl)
+        try:
+            await self._run(SET, 1, name, px, data)
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+
+    async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        stored = envelope(1, self._codec.encode(value))  # a new entry is always version 1
+        px = ttl_ms(ttl, self._default_ttl)
+        try:
+            written = await self._client.set(name, stored, px=px or None, nx=True)
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+        return bool(written)
+
+    async def update(
+        self,
+        key: str,
+        fn: UpdateFunction,
+        ttl: TTL | None = None,
+        *,
+        default: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        px_existing, px_new = self._modify_ttls(ttl)  # a bad TTL fails before fn runs
+        for attempt in range(self._update_attempts):
+            try:
+                raw = await self._client.get(name)
+            except REDIS_ERRORS as error:
+                raise store_error(error, key) from error
+            current = None if raw is None else decode_value(self._codec, raw, key)
+            value, data = apply_update(
+                self._codec, key, fn, starting_value(key, current, default)
+            )
+            try:
+                written = await self._run(
+                    CAS, 1, name, raw or b"", data, px_existing, px_new
+                )
+            except REDIS_ERRORS as error:
+                raise store_error(error, key) from error
+            if written:
+                return value
+            # Lost to another writer: back off a little, with jitter, so that contenders
+            # spread out instead of colliding again in lockstep.
+            await asyncio.sleep(random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
+        raise ConflictError(key, self._update_attempts)
+
+    async def merge(
+        self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
+    ) -> dict[str, Any]:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        fields = patch_arguments(self._codec, check_value(patch))
+        px_existing, px_new = self._modify_ttls(ttl)
+        limit = self._codec.max_payload_bytes
+        try:
+            merged = await self._run(MERGE, 1, name, px_existing, px_new, limit or 0, *fields)
+        except REDIS_ERRORS as error:
+            raise store_error(error, key, limit) from error
+        return self._codec.decode(merged, key=key)
+
+    async def delete(self, key: str) -> bool:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        try:
+            return bool(await self._client.delete(name))
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+
+    async def touch(self, key: str, ttl: TTL | None = None) -> bool:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        name = self._prefix + validate_key(key)
+        px = ttl_ms(ttl, self._default_ttl)
+        try:
+            if px:
+                return bool(await self._client.pexpire(name, px))
+            return bool(await self._run(PERSIST_IF_EXISTS, 1, name))
+        except REDIS_ERRORS as error:
+            raise store_error(error, key) from error
+
+    async def set_many(
+        self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
+    ) -> None:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        encoded = {
+            self._prefix + validate_key(key): self._codec.encode(value)
+            for key, value in items.items()
+        }  # every key and value checked before anything is sent
+        px = ttl_ms(ttl, self._default_ttl)
+        if not encoded:
+            return
+        groups = self._set_many_groups(list(encoded))
+        try:
+            if len(groups) == 1 and not self._cluster:
+                names = groups[0]
+                await self._run(SET, len(names), *names, px, *(encoded[n] for n in names))
+            else:
+                # One script call per chunk (per hash slot in a cluster), all in one
+                # pipeline: one round trip. redis-py refuses EVALSHA in cluster pipelines,
+                # and a NOSCRIPT inside a pipeline cannot be retried alone, so these send
+                # the source (the server still compiles it only once).
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for names in groups:
+                        pipe.execute_command(
+                            "EVAL", SET.source, len(names), *names, px, *(encoded[n] for n in names)
+                        )
+                    await pipe.execute()
+        except REDIS_ERRORS as error:
+            raise store_error(error) from error
+
+    def _set_many_groups(self, names: list[str]) -> list[list[str]]:
+        """Keys that one script call may write together: same hash slot in a cluster."""
+        if not self._cluster:
+            return [names[i : i + _SET_MANY_CHUNK] for i in range(0, len(names), _SET_MANY_CHUNK)]
+        by_slot: dict[int, list[str]] = {}
+        for name in names:
+            by_slot.setdefault(self._client.keyslot(name), []).append(name)
+        return list(by_slot.values())
+
+    # -- many keys ------------------------------------------------------------------------
+
+    async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        pattern = match_pattern(self._prefix + validate_prefix(prefix))
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        start = len(self._prefix)
+        # SCAN may return a key twice; callers see it once. The set holds every key seen,
+        # so a scan (and count) takes memory in proportion to the number of keys.
+        seen: set[bytes] = set()
+        try:
+            # A cluster client scans every primary in turn.
+            async for name in self._client.scan_iter(match=pattern, count=batch_size):
+                if name not in seen:
+                    seen.add(name)
+                    key = store_key(name, start)
+                    if key is not None:  # another program's key under our prefix: skipped
+                        yield key
+        except REDIS_ERRORS as error:
+            raise store_error(error) from error
+
+    async def count(self, prefix: str = "") -> int:
+        """How many keys ``scan`` would yield; it holds them all in a set meanwhile
+        (SCAN may repeat a key), so memory grows with the number of keys."""
+        found = 0
+        async for _ in self.scan(prefix, batch_size=1000):
+            found += 1
+        return found
+
+    async def purge(self, prefix: str = "") -> int:
+        self._check_open()
+        if self._needs_initialize:
+            await self._initialize()
+        pattern = match_pattern(self._prefix + validate_prefix(prefix))
+        deleted = 0
+        batch: list[bytes] = []
+        try:
+            start = len(self._prefix)
+            async for name in self._client.scan_iter(match=pattern, count=1000):
+                if store_key(name, start) is None:
+                    continue  # not a store key (another program's): left alone, as scan skips it
+                batch.append(name)
+                if len(batch) >= 1000:
+                    deleted += await self._client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                deleted += await self._client.unlink(*batch)
+        except REDIS_ERRORS as error:
+            raise store_error(error) from error
+        return deleted  # UNLINK counts each key once, and expired keys not at all
+
+    async def sweep(self) -> int:
+        """Nothing to do: Redis expires keys itself. Always 0."""
+        self._check_open()
+        return 0
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        failure: Exception | None = None
+        for client in self._owned:  # every client is closed, even after one fails
+            try:
+                await client.aclose()
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:  # then the first failure is raised
+            if isinstance(failure, REDIS_ERRORS):
+                raise store_error(failure) from failure
+            raise failure
+
+    def __repr__(self) -> str:
+        kind = "cluster" if self._cluster else "redis"
+        return f"AsyncRedisStore({kind}, prefix={self._prefix!r})"
