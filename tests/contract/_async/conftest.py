@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends import SPECS
+from tests.backends import SPECS, WRAPPED_SPECS
 from tests.contract._async.harness import AsyncHarness, close_harness, open_harness
 
 
-@pytest.fixture(params=sorted(SPECS))
+@pytest.fixture(params=sorted(SPECS) + sorted(WRAPPED_SPECS))
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncHarness]:
-    h = await open_harness(SPECS[request.param], tmp_path)
+    h = await open_harness({**SPECS, **WRAPPED_SPECS}[request.param], tmp_path)
     yield h
     await close_harness(h)

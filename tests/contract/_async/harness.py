@@ -11,6 +11,7 @@ import attrs
 
 from sessionkit import AsyncSessionStore, FakeClock, open_async_store
 from tests.backends import BackendSpec
+from tests.contract._async.wrappers import wrap_store
 
 
 @attrs.define
@@ -37,6 +38,9 @@ async def open_harness(spec: BackendSpec, tmp_path: Path, **extra: Any) -> Async
     if clock is not None:
         options["clock"] = clock
     store = open_async_store(spec.url(tmp_path), **options)
+    if spec.wrap is not None:
+        journal = tmp_path / f"journal-{token}.jsonl"
+        store = wrap_store(spec.wrap, store, journal, clock, options.get("default_ttl"))
     return AsyncHarness(spec, store, clock)
 
 

@@ -12,6 +12,7 @@ import attrs
 
 from sessionkit import SessionStore, FakeClock, open_store
 from tests.backends import BackendSpec
+from tests.contract._sync.wrappers import wrap_store
 
 
 @attrs.define
@@ -38,6 +39,9 @@ def open_harness(spec: BackendSpec, tmp_path: Path, **extra: Any) -> Harness:
     if clock is not None:
         options["clock"] = clock
     store = open_store(spec.url(tmp_path), **options)
+    if spec.wrap is not None:
+        journal = tmp_path / f"journal-{token}.jsonl"
+        store = wrap_store(spec.wrap, store, journal, clock, options.get("default_ttl"))
     return Harness(spec, store, clock)
 
 

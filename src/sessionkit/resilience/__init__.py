@@ -1,0 +1,94 @@
+"""Resilience wrappers: stores that wrap a store, so they compose and pass the same contract.
+
+* :class:`Retrying` / :class:`AsyncRetrying`: retries idempotent calls that failed with
+  :class:`~sessionkit.errors.StoreUnavailable` (tenacity; exponential backoff, jitter).
+* :class:`CircuitBreaking` / :class:`AsyncCircuitBreaking`: fails fast with
+  :class:`~sessionkit.errors.CircuitOpen` after repeated outages (pybreaker's state).
+* :class:`WithFallback` / :class:`AsyncWithFallback`: journals writes to a local JSONL file
+  while the primary is down and replays them when it answers again.
+* :func:`resilient`: all three, ``WithFallback(CircuitBreaking(Retrying(store)))``.
+
+>>> import sessionkit, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "sessions.journal")
+>>> store = resilient(sessionkit.MemoryStore(), path)
+>>> store.set("wizard:1", {"step": "price"})
+>>> store.get("wizard:1")
+{'step': 'price'}
+>>> store.close()
+
+See docs/resilience.md for what each wrapper promises and the journal's format.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any, overload
+
+from .._async.protocol import AsyncSessionStore
+from .._sync.protocol import SessionStore
+from ..errors import CircuitOpen
+from ._async.breaker import AsyncCircuitBreaking
+from ._async.compose import build_stack as _build_async_stack
+from ._async.fallback import AsyncWithFallback
+from ._async.retrying import AsyncRetrying
+from ._sync.breaker import CircuitBreaking
+from ._sync.compose import build_stack as _build_sync_stack
+from ._sync.fallback import WithFallback
+from ._sync.retrying import Retrying
+from .breaker_state import BreakerState, State
+from .events import Event, ResilienceObserver, key_digest
+from .journal import Damage, ReplayReport
+from .retry_policy import IDEMPOTENT_OPERATIONS, RetryPolicy
+
+__all__ = [
+    "IDEMPOTENT_OPERATIONS",
+    "AsyncCircuitBreaking",
+    "AsyncRetrying",
+    "AsyncWithFallback",
+    "BreakerState",
+    "CircuitBreaking",
+    "CircuitOpen",
+    "Damage",
+    "Event",
+    "ReplayReport",
+    "ResilienceObserver",
+    "RetryPolicy",
+    "Retrying",
+    "State",
+    "WithFallback",
+    "key_digest",
+    "resilient",
+]
+
+
+@overload
+def resilient(
+    store: AsyncSessionStore, journal_path: str | os.PathLike[str], **options: Any
+) -> AsyncWithFallback: ...
+
+
+@overload
+def resilient(
+    store: SessionStore, journal_path: str | os.PathLike[str], **options: Any
+) -> WithFallback: ...
+
+
+def resilient(
+    store: AsyncSessionStore | SessionStore,
+    journal_path: str | os.PathLike[str],
+    **options: Any,
+) -> AsyncWithFallback | WithFallback:
+    """Wrap ``store`` in fallback(breaker(retry(store))), sync or async like ``store``.
+
+    Defaults follow the hardening plan (seed 003): 3 attempts backing off 1 s, 2 s (capped
+    at 4 s) with jitter; a breaker opening after 5 consecutive outages for 30 s; a JSONL
+    journal at ``journal_path``, fsynced per write. ``options``: ``retry``
+    (:class:`RetryPolicy`), ``fail_max``, ``reset_timeout``, ``fsync``, ``default_ttl``
+    (read from the store when it exposes one, as the memory, Redis and SQL stores do;
+    otherwise pass the store's), ``clock``, ``codec``, ``breaker_clock``, ``sleep``,
+    ``name``, ``observers``.
+    """
+    if inspect.iscoroutinefunction(getattr(type(store), "get", None)):
+        return _build_async_stack(store, journal_path, **options)  # type: ignore[arg-type]
+    return _build_sync_stack(store, journal_path, **options)  # type: ignore[arg-type]

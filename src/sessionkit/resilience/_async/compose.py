@@ -1,0 +1,58 @@
+"""The whole resilience stack in one call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterable
+
+from ..._async.protocol import AsyncSessionStore
+from ...clock import Clock, system_clock
+from ...codec import JSONCodec, default_codec
+from ...entry import TTL
+from .._types import AsyncSleep
+from ..events import Emitter, ResilienceObserver
+from ..retry_policy import RetryPolicy
+from .breaker import AsyncCircuitBreaking
+from .fallback import AsyncWithFallback
+from .retrying import AsyncRetrying
+
+__all__ = ["build_stack"]
+
+
+def build_stack(
+    store: AsyncSessionStore,
+    journal_path: str | os.PathLike[str],
+    *,
+    retry: RetryPolicy | None = None,
+    fail_max: int = 5,
+    reset_timeout: float = 30.0,
+    fsync: bool = True,
+    default_ttl: TTL | None = None,
+    clock: Clock = system_clock,
+    codec: JSONCodec = default_codec,
+    breaker_clock: Callable[[], float] | None = None,
+    sleep: AsyncSleep = asyncio.sleep,
+    name: str = "sessionkit",
+    observers: Iterable[ResilienceObserver] = (),
+) -> AsyncWithFallback:
+    """``AsyncWithFallback(AsyncCircuitBreaking(AsyncRetrying(store)))``, sharing one emitter."""
+    emitter = Emitter(observers)
+    retrying = AsyncRetrying(store, policy=retry, sleep=sleep, emitter=emitter)
+    breaking = AsyncCircuitBreaking(
+        retrying,
+        fail_max=fail_max,
+        reset_timeout=reset_timeout,
+        name=name,
+        clock=breaker_clock,
+        emitter=emitter,
+    )
+    return AsyncWithFallback(
+        breaking,
+        journal_path,
+        fsync=fsync,
+        default_ttl=default_ttl,
+        clock=clock,
+        codec=codec,
+        emitter=emitter,
+    )

@@ -1,0 +1,59 @@
+# Generated from src/sessionkit/resilience/_async/compose.py by scripts/unasync.py: edit that file, not this one.
+"""The whole resilience stack in one call."""
+
+from __future__ import annotations
+
+import time
+import os
+from collections.abc import Callable, Iterable
+
+from ..._sync.protocol import SessionStore
+from ...clock import Clock, system_clock
+from ...codec import JSONCodec, default_codec
+from ...entry import TTL
+from .._types import Sleep
+from ..events import Emitter, ResilienceObserver
+from ..retry_policy import RetryPolicy
+from .breaker import CircuitBreaking
+from .fallback import WithFallback
+from .retrying import Retrying
+
+__all__ = ["build_stack"]
+
+
+def build_stack(
+    store: SessionStore,
+    journal_path: str | os.PathLike[str],
+    *,
+    retry: RetryPolicy | None = None,
+    fail_max: int = 5,
+    reset_timeout: float = 30.0,
+    fsync: bool = True,
+    default_ttl: TTL | None = None,
+    clock: Clock = system_clock,
+    codec: JSONCodec = default_codec,
+    breaker_clock: Callable[[], float] | None = None,
+    sleep: Sleep = time.sleep,
+    name: str = "sessionkit",
+    observers: Iterable[ResilienceObserver] = (),
+) -> WithFallback:
+    """``WithFallback(CircuitBreaking(Retrying(store)))``, sharing one emitter."""
+    emitter = Emitter(observers)
+    retrying = Retrying(store, policy=retry, sleep=sleep, emitter=emitter)
+    breaking = CircuitBreaking(
+        retrying,
+        fail_max=fail_max,
+        reset_timeout=reset_timeout,
+        name=name,
+        clock=breaker_clock,
+        emitter=emitter,
+    )
+    return WithFallback(
+        breaking,
+        journal_path,
+        fsync=fsync,
+        default_ttl=default_ttl,
+        clock=clock,
+        codec=codec,
+        emitter=emitter,
+    )

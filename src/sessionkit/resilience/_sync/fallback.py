@@ -1,0 +1,447 @@
+# Generated from src/sessionkit/resilience/_async/fallback.py by scripts/unasync.py: edit that file, not this one.
+"""A store that journals writes to a local file while its primary is unavailable."""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterator, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from ..._sync.base import StoreBase
+from ..._sync.protocol import SessionStore
+from ...clock import Clock, system_clock
+from ...codec import JSONCodec, default_codec
+from ...entry import TTL, Entry, InvalidTTL, UpdateFunction, to_seconds
+from ...errors import (
+    ConfigurationError,
+    CorruptValue,
+    InvalidKey,
+    SerializationError,
+    StoreUnavailable,
+)
+from ...keys import validate_key, validate_prefix
+from .._types import Operation
+from ..events import Emitter, Event, ResilienceObserver, key_digest
+from ..journal import Journal, KeyView, Overlay, Record, ReplayReport
+from ..outage import UNKNOWN_TTL, Decision, OutageRules, primary_default_ttl
+
+__all__ = ["WithFallback"]
+
+_T = TypeVar("_T")
+
+#: Errors that condemn one record, not the replay: it is skipped and reported. Anything
+#: else (StoreUnavailable, StoreClosed, a bug) stops the replay and keeps the journal.
+_REFUSALS = (SerializationError, InvalidKey, InvalidTTL, CorruptValue)
+
+#: A replay keeps going while writers append; after this many rounds it yields.
+_MAX_REPLAY_ROUNDS = 50
+
+
+class _Settled(enum.Enum):
+    CLEAR = "clear"  # the journal is empty: use the primary
+    BUSY = "busy"  # another replay runs: the primary answers, the journal still counts
+    DOWN = "down"  # the primary failed again
+
+
+class WithFallback(StoreBase):
+    """Wraps a primary store; while it raises StoreUnavailable, writes go to a journal.
+
+    * Healthy path: every call goes to the primary, after one ``fstat`` of the journal.
+    * Outage: writes are appended to the JSONL journal at ``journal_path`` (see
+      :mod:`sessionkit.resilience.journal`) and answered from it; reads of keys the
+      journal mentions are answered from it (read-your-writes); see
+      :mod:`sessionkit.resilience.outage` for what it cannot answer.
+    * Recovery: while the journal holds records, every call first tries to replay it (in
+      order, each record once, the applied op ids kept in ``<journal>.cursor``) and, once
+      all are applied, truncates it. :meth:`replay` does the same on demand.
+
+    Conflict rule: the journal's writes are newer than anything the primary held when it
+    failed, so they are applied on top of whatever the primary holds at replay: ``set``
+    and ``delete`` replace, ``merge`` re-merges its fields (other fields stay), ``touch``
+    restarts the expiry. A journaled ``create`` whose key the primary already holds with a
+    different value loses (first writer wins, as ``create`` promises), and so do that
+    key's later records in the same journal generation (until the journal is truncated),
+    however many replays that takes: the decision is kept in the cursor file. Both are
+    reported as conflicts.
+
+    ``default_ttl`` decides the expiry of journaled writes made with ``ttl=None``, so it
+    must be the primary's: left out, it is read from the primary (memory, Redis and SQL
+    stores, through other wrappers); given, it must agree with what the primary exposes.
+    ``codec`` should match the primary's payload limit.
+
+    :meth:`close` during a replay stops the replay at its next step (it raises
+    :class:`~sessionkit.errors.StoreClosed`); a record the primary applied meanwhile is
+    re-applied by the next replay, which every record allows.
+    """
+
+    def __init__(
+        self,
+        primary: SessionStore,
+        journal_path: str | os.PathLike[str],
+        *,
+        fsync: bool = True,
+        default_ttl: TTL | None = None,
+        clock: Clock = system_clock,
+        codec: JSONCodec = default_codec,
+        observers: Iterable[ResilienceObserver] = (),
+        emitter: Emitter | None = None,
+    ) -> None:
+        self._primary = primary
+        self._clock = clock
+        self._emitter = emitter or Emitter(observers)
+        default_seconds = None if default_ttl is None else to_seconds(default_ttl)
+        exposed = primary_default_ttl(primary)
+        if exposed is not UNKNOWN_TTL:
+            if default_ttl is not None and default_seconds != exposed:
+                raise ConfigurationError(
+                    f"default_ttl={default_seconds!r} s, but the primary store's default TTL "
+                    f"is {exposed!r} s: journaled writes would expire differently"
+                )
+            default_seconds = exposed
+        self._rules = OutageRules(codec, default_seconds)
+        self.journal = Journal(
+            journal_path, fsync=fsync, default_ttl=default_seconds, emitter=self._emitter
+        )
+
+    @property
+    def inner(self) -> SessionStore:
+        """The primary store."""
+        return self._primary
+
+    # -- the machinery ----------------------------------------------------------------------
+
+    def replay(self) -> ReplayReport:
+        """Apply the journal to the primary and truncate it; safe to call at any time."""
+        self._check_open()
+        journal = self.journal
+        if not journal.pending():
+            return ReplayReport(completed=True)
+        if not journal.begin_replay():
+            return ReplayReport(busy=True)
+        applied = conflicts = rejected = 0
+        damaged = journal.damage
+        try:
+            for _ in range(_MAX_REPLAY_ROUNDS):
+                batch = journal.unapplied()
+                damaged = journal.damage
+                for record in batch:
+                    self._check_open()  # closed meanwhile: stop before touching the primary
+                    outcome = self._apply(record)
+                    journal.mark_applied(record, lost=outcome == "lost")
+                    applied += outcome == "applied"
+                    conflicts += outcome in ("conflict", "lost")
+                    rejected += outcome == "rejected"
+                if journal.finish():
+                    report = ReplayReport(applied, conflicts, rejected, damaged, completed=True)
+                    self._emitter.emit(
+                        Event.FALLBACK_RECOVERED,
+                        journal=str(journal.path),
+                        applied=applied,
+                        conflicts=conflicts,
+                        rejected=rejected,
+                        damaged=len(damaged),
+                    )
+                    return report
+            # Writers kept appending faster than the replay applied: the primary answers,
+            # so report it as busy rather than down; the next call continues.
+            return ReplayReport(applied, conflicts, rejected, damaged, busy=True)
+        except StoreUnavailable as error:
+            if applied:
+                self._emitter.emit(
+                    Event.REPLAY_INTERRUPTED,
+                    journal=str(journal.path),
+                    applied=applied,
+                    error=type(error).__name__,
+                )
+        finally:
+            journal.end_replay()
+        return ReplayReport(applied, conflicts, rejected, damaged, completed=False)
+
+    def _apply(self, record: Record) -> str:
+        """Apply one record to the primary: "applied", "rejected", "conflict" (dropped: its
+        key was lost earlier in this generation) or "lost" (a create that loses now)."""
+        primary, now, journal = self._primary, self._clock.now(), self.journal
+        key = record.key
+        if record.op != "set_many" and journal.is_lost(key):
+            self._conflict(record, key)
+            return "conflict"
+        expired = record.expires_at is not None and record.expires_at <= now
+        ttl = None if record.expires_at is None else max(record.expires_at - now, 1e-3)
+        try:
+            if record.op == "set_many":
+                assert record.items is not None
+                items = {k: v for k, v in record.items.items() if not journal.is_lost(k)}
+                if expired:
+                    for item_key in items:
+                        primary.delete(item_key)
+                elif items:
+                    primary.set_many(items, ttl)
+            elif record.op == "delete" or (expired and record.op != "create"):
+                primary.delete(key)  # an expired write leaves the key absent
+            elif record.op == "set":
+                assert record.value is not None
+                primary.set(key, record.value, ttl)
+            elif record.op == "merge":
+                assert record.value is not None
+                primary.merge(key, record.value, None if record.keep_expiry else ttl)
+            elif record.op == "touch":
+                primary.touch(key, ttl)
+            elif record.op == "create" and not expired:
+                assert record.value is not None
+                created = primary.create(key, record.value, ttl)
+                # Not created and another value: someone else's entry (ours, written by a
+                # replay interrupted before its cursor moved, would be equal).
+                if not created and primary.get(key) != record.value:
+                    self._conflict(record, key)
+                    return "lost"
+        except _REFUSALS as error:  # the primary refuses this record: skip it, do not block
+            self._emitter.emit(
+                Event.REPLAY_REJECTED,
+                op_id=record.op_id,
+                operation=record.op,
+                key=key_digest(key),
+                error=type(error).__name__,
+            )
+            return "rejected"
+        return "applied"
+
+    def _conflict(self, record: Record, key: str) -> None:
+        self._emitter.emit(
+            Event.REPLAY_CONFLICT, op_id=record.op_id, operation=record.op, key=key_digest(key)
+        )
+
+    def _settle(self) -> _Settled:
+        report = self.replay()
+        if report.completed:
+            return _Settled.CLEAR
+        return _Settled.BUSY if report.busy else _Settled.DOWN
+
+    def _journaled(
+        self, operation: str, key: str, decide: Decision[_T], error: Exception | None
+    ) -> _T:
+        if not self.journal.pending():  # the first record of an outage (for this journal)
+            self._emitter.emit(
+                Event.FALLBACK_ENGAGED,
+                journal=str(self.journal.path),
+                error=None if error is None else type(error).__name__,
+            )
+        result = self.journal.transact(lambda overlay: decide(overlay, self._clock.now()))
+        self._emitter.emit(Event.FALLBACK_JOURNALED, operation=operation, key=key_digest(key))
+        return result
+
+    def _write(
+        self,
+        operation: str,
+        key: str,
+        call: Operation[_T],
+        decision: Callable[[], Decision[_T]],
+    ) -> _T:
+        """The primary if it can take the write in order, else the journal."""
+        self._check_open()
+        if self.journal.pending() and self._settle() is not _Settled.CLEAR:
+            return self._journaled(operation, key, decision(), None)
+        try:
+            return call()
+        except StoreUnavailable as error:
+            return self._journaled(operation, key, decision(), error)
+
+    def _view(self, key: str) -> tuple[_Settled, KeyView | None]:
+        """After settling: the state and the journal's view of ``key`` (None: no mention)."""
+        validate_key(key)
+        state = self._settle()
+        if state is _Settled.CLEAR:
+            return state, None
+        view = self.journal.read(lambda overlay: overlay.view(key, self._clock.now()))
+        if view is None and state is _Settled.DOWN:
+            raise StoreUnavailable(
+                f"the primary store is unavailable, and key {key!r} is not in the journal"
+            )
+        return state, view
+
+    def _mentions(self, key: str) -> bool:
+        return self.journal.read(lambda overlay: key in overlay)
+
+    def _require_clear(self, operation: str) -> None:
+        if self.journal.pending() and self._settle() is not _Settled.CLEAR:
+            raise StoreUnavailable(
+                f"{operation} needs the primary store, and its journal is not replayed yet"
+            )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        self._check_open()
+        if self.journal.pending():
+            state, view = self._view(key)
+            if view is not None:
+                if not view.complete and state is _Settled.BUSY:  # another replay runs
+                    return self._rules.merged_over(view, self._primary.get(key))
+                return self._rules.value(key, view)
+        return self._primary.get(key)
+
+    def get_entry(self, key: str) -> Entry | None:
+        self._check_open()
+        if self.journal.pending():
+            _, view = self._view(key)
+            if view is not None:
+                return self._rules.entry(key, view)
+        return self._primary.get_entry(key)
+
+    def exists(self, key: str) -> bool:
+        self._check_open()
+        if self.journal.pending():
+            _, view = self._view(key)
+            if view is not None:
+                return self._rules.exists(view)
+        return self._primary.exists(key)
+
+    def ttl(self, key: str) -> float | None:
+        self._check_open()
+        if self.journal.pending():
+            _, view = self._view(key)
+            if view is not None:
+                return self._rules.ttl(key, view, self._clock.now())
+        return self._primary.ttl(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        self._check_open()
+        if not self.journal.pending():
+            return self._primary.get_many(keys)
+        wanted = self._rules.keys(keys)
+        state = self._settle()
+        if state is _Settled.CLEAR:
+            return self._primary.get_many(wanted)
+        now = self._clock.now()
+
+        def views(overlay: Overlay) -> dict[str, KeyView | None]:
+            return {key: overlay.view(key, now) for key in wanted}
+
+        known = self.journal.read(views)
+        found: dict[str, dict[str, Any]] = {}
+        # BUSY (another replay runs, the primary answers): a key only merged during the
+        # outage is the primary's value with the journaled fields over it.
+        unknown = [
+            key
+            for key, view in known.items()
+            if view is None or (state is _Settled.BUSY and not view.complete)
+        ]
+        if unknown:
+            if state is _Settled.DOWN:
+                raise StoreUnavailable(
+                    "the primary store is unavailable, and some keys are not in the journal"
+                )
+            found.update(self._primary.get_many(unknown))
+        for key, view in known.items():
+            if view is None:
+                continue
+            if not view.complete and state is _Settled.BUSY:
+                found[key] = self._rules.merged_over(view, found.get(key))
+                continue
+            value = self._rules.value(key, view)
+            if value is not None:
+                found[key] = value
+        return {key: found[key] for key in dict.fromkeys(wanted) if key in found}
+
+    def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:
+        self._check_open()
+        validate_prefix(prefix)
+        self._require_clear("scan")
+        for key in self._primary.scan(prefix, batch_size=batch_size):
+            yield key
+
+    def count(self, prefix: str = "") -> int:
+        self._check_open()
+        validate_prefix(prefix)
+        self._require_clear("count")
+        return self._primary.count(prefix)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
+        self._write(
+            "set",
+            key,
+            lambda: self._primary.set(key, value, ttl),
+            lambda: self._rules.set(key, value, ttl),
+        )
+
+    def set_many(
+        self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
+    ) -> None:
+        self._write(
+            "set_many",
+            next(iter(items), ""),
+            lambda: self._primary.set_many(items, ttl),
+            lambda: self._rules.set_many(items, ttl),
+        )
+
+    def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
+        return self._write(
+            "create",
+            key,
+            lambda: self._primary.create(key, value, ttl),
+            lambda: self._rules.create(key, value, ttl),
+        )
+
+    def merge(
+        self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
+    ) -> dict[str, Any]:
+        return self._write(
+            "merge",
+            key,
+            lambda: self._primary.merge(key, patch, ttl),
+            lambda: self._rules.merge(key, patch, ttl),
+        )
+
+    def delete(self, key: str) -> bool:
+        return self._write(
+            "delete", key, lambda: self._primary.delete(key), lambda: self._rules.delete(key)
+        )
+
+    def touch(self, key: str, ttl: TTL | None = None) -> bool:
+        return self._write(
+            "touch",
+            key,
+            lambda: self._primary.touch(key, ttl),
+            lambda: self._rules.touch(key, ttl),
+        )
+
+    def update(
+        self,
+        key: str,
+        fn: UpdateFunction,
+        ttl: TTL | None = None,
+        *,
+        default: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        self._check_open()
+        if self.journal.pending():
+            state = self._settle()
+            # A key the journal never mentions can go to a live primary (during another
+            # replay) without reordering anything; otherwise fn needs the journal's value.
+            if state is _Settled.DOWN or (state is _Settled.BUSY and self._mentions(key)):
+                decision = self._rules.update(key, fn, ttl, default)
+                return self._journaled("update", key, decision, None)
+        return self._primary.update(key, fn, ttl, default=default)
+
+    def purge(self, prefix: str = "") -> int:
+        self._check_open()
+        validate_prefix(prefix)
+        self._require_clear("purge")
+        return self._primary.purge(prefix)
+
+    def sweep(self) -> int:
+        self._check_open()
+        return self._primary.sweep()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True  # a running replay stops at its next record
+            try:
+                self.journal.close()  # first: the replay's next journal step raises
+            finally:
+                self._primary.close()
+
+    def __repr__(self) -> str:
+        return f"WithFallback({self._primary!r}, journal={str(self.journal.path)!r})"
