@@ -1,0 +1,600 @@
+"""The typed namespace contract, on every backend in tests.backends.SPECS.
+
+Every test names what it tries; bad input must fail before anything is written, so those
+tests also check the stored session is exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from sessionkit import (
+    AsyncNamespace,
+    ConflictError,
+    CorruptSession,
+    CorruptValue,
+    InvalidKey,
+    SerializationError,
+    SessionNotFound,
+    TTLPolicy,
+)
+from sessionkit.clock import system_clock
+from sessionkit.namespaces.model import META_KEY
+from tests.backends import SPECS
+from tests.contract._async.harness import AsyncHarness, close_harness, open_harness
+
+# Precise TTL tests move a fake clock (backends whose server keeps time skip them).
+SHORT = 0.4
+# The one TTL check that also runs on those backends: it waits for real, with margins wide
+# enough that no assertion depends on how fast the machine is.
+COARSE_TTL = 2.0
+
+
+@attrs.define
+class Cart:
+    owner: str
+    items: list[str] = attrs.Factory(list)
+    total: int = 0
+    note: str | None = None
+
+
+@attrs.define
+class Other:
+    owner: str
+
+
+@pytest.fixture(params=sorted(SPECS))
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncHarness]:
+    h = await open_harness(SPECS[request.param], tmp_path)
+    yield h
+    await close_harness(h)
+
+
+def make(h: AsyncHarness, name: str = "carts", model: type[Any] = Cart, **kw: Any) -> Any:
+    return AsyncNamespace(h.store, name, model, clock=h.clock or system_clock, **kw)
+
+
+def require_fake_clock(h: AsyncHarness) -> None:
+    if h.clock is None:
+        pytest.skip(
+            f"{h.spec.name} keeps its own time: precise TTLs are checked on fake-clock "
+            "backends (test_ttls_expire_on_every_backend covers this one)"
+        )
+
+
+@pytest.fixture
+def carts(harness: AsyncHarness) -> AsyncNamespace[Cart]:
+    namespace: AsyncNamespace[Cart] = make(harness)
+    return namespace
+
+
+ODD_IDS: list[str | int] = [
+    "plain", "with:colon", "@tenantish", "a/b c%20", "ñandú 🦆", "\x00\n\t", "42", 7
+]
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+
+async def test_put_then_get_returns_an_equal_object(carts: AsyncNamespace[Cart]) -> None:
+    cart = Cart("ana", ["pen", "ink"], 12, None)
+    await carts.put("c1", cart)
+    assert await carts.get("c1") == cart
+
+
+async def test_get_of_a_missing_id_is_none(carts: AsyncNamespace[Cart]) -> None:
+    assert await carts.get("missing") is None
+
+
+async def test_any_id_round_trips(carts: AsyncNamespace[Cart]) -> None:
+    for n, session_id in enumerate(ODD_IDS):
+        await carts.put(session_id, Cart("ana", total=n))
+        assert await carts.get(session_id) == Cart("ana", total=n), session_id
+        assert await carts.exists(session_id)
+    assert sorted([i async for i in carts.ids()]) == sorted(str(i) for i in ODD_IDS)
+
+
+async def test_int_ids_name_the_same_session_as_their_decimal_string(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    await carts.put(42, Cart("ana"))
+    assert await carts.get("42") == Cart("ana")
+
+
+async def test_create_writes_only_when_absent(carts: AsyncNamespace[Cart]) -> None:
+    assert await carts.create("c1", Cart("ana"))
+    assert not await carts.create("c1", Cart("bob"))
+    assert await carts.get("c1") == Cart("ana")
+
+
+async def test_put_replaces_the_whole_session(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("c1", Cart("ana", ["pen"], 3))
+    await carts.put("c1", Cart("bob"))
+    assert await carts.get("c1") == Cart("bob")
+
+
+async def test_get_many_returns_the_live_sessions_by_id(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("a", Cart("ana"))
+    await carts.put(7, Cart("bob"))
+    assert await carts.get_many(["a", 7, "missing"]) == {"a": Cart("ana"), "7": Cart("bob")}
+
+
+# -- update and merge ------------------------------------------------------------------------
+
+
+async def test_update_applies_fn_and_returns_the_new_object(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("c1", Cart("ana", ["pen"], 3))
+    new = await carts.update("c1", lambda c: attrs.evolve(c, items=[*c.items, "ink"], total=5))
+    assert new == Cart("ana", ["pen", "ink"], 5)
+    assert await carts.get("c1") == new
+
+
+async def test_update_of_a_missing_id_raises_session_not_found(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    with pytest.raises(SessionNotFound):
+        await carts.update("missing", lambda c: c)
+    assert not await carts.exists("missing")
+
+
+async def test_update_with_a_default_creates_the_session(carts: AsyncNamespace[Cart]) -> None:
+    new = await carts.update(
+        "c1", lambda c: attrs.evolve(c, total=c.total + 1), default=Cart("ana")
+    )
+    assert new == Cart("ana", total=1)
+    again = await carts.update(
+        "c1", lambda c: attrs.evolve(c, total=c.total + 1), default=Cart("ana")
+    )
+    assert again.total == 2
+
+
+async def test_an_exception_in_fn_propagates_and_writes_nothing(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    await carts.put("c1", Cart("ana"))
+
+    def boom(cart: Cart) -> Cart:
+        raise RuntimeError("tried: an update function that fails")
+
+    with pytest.raises(RuntimeError, match="fails"):
+        await carts.update("c1", boom)
+    assert await carts.get("c1") == Cart("ana")
+
+
+async def test_update_fn_returning_another_type_is_rejected_and_writes_nothing(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    await carts.put("c1", Cart("ana"))
+    with pytest.raises(SerializationError, match="expected a Cart, got dict"):
+        await carts.update("c1", lambda c: {"owner": "x"})  # type: ignore[arg-type,return-value]
+    assert await carts.get("c1") == Cart("ana")
+
+
+async def test_merge_sets_some_fields(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("c1", Cart("ana", ["pen"]))
+    assert await carts.merge("c1", total=9, note="gift") == Cart("ana", ["pen"], 9, "gift")
+    assert await carts.get("c1") == Cart("ana", ["pen"], 9, "gift")
+
+
+async def test_merge_of_an_unknown_field_is_rejected_and_writes_nothing(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    await carts.put("c1", Cart("ana"))
+    with pytest.raises(SerializationError, match=r"no field.* colour"):
+        await carts.merge("c1", colour="red")
+    assert await carts.get("c1") == Cart("ana")
+
+
+async def test_merge_of_a_missing_id_raises_session_not_found(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    with pytest.raises(SessionNotFound):
+        await carts.merge("missing", total=1)
+
+
+# -- delete, ids, count, purge -----------------------------------------------------------------
+
+
+async def test_delete_reports_whether_the_session_existed(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("c1", Cart("ana"))
+    assert await carts.delete("c1")
+    assert not await carts.delete("c1")
+    assert not await carts.exists("c1")
+
+
+async def test_ids_count_and_purge_cover_this_namespace_only(harness: AsyncHarness) -> None:
+    carts: AsyncNamespace[Cart] = make(harness)
+    others: AsyncNamespace[Cart] = make(harness, "carts2")
+    for session_id in ODD_IDS:
+        await carts.put(session_id, Cart("ana"))
+    await others.put("x", Cart("zoe"))
+    await harness.store.set("carts", {"not": "a namespace key"})
+    assert sorted([i async for i in carts.ids()]) == sorted(str(i) for i in ODD_IDS)
+    assert await carts.count() == len(ODD_IDS)
+    assert await carts.purge() == len(ODD_IDS)
+    assert await carts.count() == 0
+    assert await others.get("x") == Cart("zoe")
+    assert await harness.store.get("carts") == {"not": "a namespace key"}
+
+
+async def test_ids_and_count_filter_by_id_prefix(carts: AsyncNamespace[Cart]) -> None:
+    for session_id in ["tariff:1", "tariff:2", "channel:1", "tariffs"]:
+        await carts.put(session_id, Cart("ana"))
+    assert sorted([i async for i in carts.ids("tariff:")]) == ["tariff:1", "tariff:2"]
+    assert await carts.count("tariff") == 3
+    assert await carts.count("x" * 300) == 0
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+async def test_an_id_of_the_wrong_type_or_empty_is_invalid_key(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    bad_ids: list[Any] = [None, 1.5, b"bytes", True, "", ("t",)]
+    for bad_id in bad_ids:  # tried: None, a float, bytes, a bool, "", a tuple
+        with pytest.raises(InvalidKey, match="session id"):
+            await carts.put(bad_id, Cart("ana"))
+        with pytest.raises(InvalidKey, match="session id"):
+            await carts.get(bad_id)
+    assert await carts.count() == 0
+
+
+async def test_an_id_too_long_for_a_key_is_invalid_key_naming_it(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    longest = "x" * (256 - len("carts:"))
+    await carts.put(longest, Cart("ana"))  # exactly fits
+    too_long = "ñ" * 60  # 120 bytes of UTF-8, 360 characters once percent-encoded
+    with pytest.raises(InvalidKey, match=r"session id 'ñññ.*too long.*360 characters"):
+        await carts.put(too_long, Cart("bob"))
+    assert [i async for i in carts.ids()] == [longest]
+
+
+async def test_put_of_an_object_of_another_class_is_rejected(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("c1", Cart("ana"))
+    with pytest.raises(SerializationError, match="expected a Cart, got Other"):
+        await carts.put("c1", Other("bob"))  # type: ignore[arg-type]
+    assert await carts.get("c1") == Cart("ana")
+
+
+async def test_put_of_a_value_json_cannot_hold_is_rejected(carts: AsyncNamespace[Cart]) -> None:
+    await carts.put("c1", Cart("ana"))
+    with pytest.raises(SerializationError):
+        await carts.put("c1", Cart("ana", note=float("nan")))  # type: ignore[arg-type]
+    assert await carts.get("c1") == Cart("ana")
+
+
+MISTYPED: list[tuple[Cart, str]] = [
+    (Cart("ana", total="5"), "total"),  # type: ignore[arg-type]  # tried: a str for an int
+    (Cart("ana", total=1.5), "total"),  # type: ignore[arg-type]  # tried: a float for an int
+    (Cart("ana", total=True), "total"),  # tried: a bool for an int
+    (Cart("ana", items=["pen", 3]), "items[1]"),  # type: ignore[list-item]  # tried: an int in list[str]
+    (Cart(42), "owner"),  # type: ignore[arg-type]  # tried: an int for a str
+    (Cart("ana", items="pen"), "items"),  # type: ignore[arg-type]  # tried: a str for a list
+    (Cart("ana", items={"pen": 1}), "items"),  # type: ignore[arg-type]  # tried: a dict for a list
+]
+
+
+async def test_an_object_with_a_mistyped_field_is_rejected_naming_it_and_writes_nothing(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    await carts.put("c1", Cart("ana", ["pen"], 3))
+    for bad, field in MISTYPED:
+        for write in (
+            lambda bad=bad: carts.put("c1", bad),
+            lambda bad=bad: carts.put("new", bad),
+            lambda bad=bad: carts.create("new", bad),
+            lambda bad=bad: carts.update("c1", lambda c: bad),
+            lambda bad=bad: carts.update("new", lambda c: c, default=bad),
+        ):
+            with pytest.raises(SerializationError) as caught:
+                await write()
+            assert "'carts'" in str(caught.value), bad
+            assert repr(field) in str(caught.value), bad
+        if field != "items[1]":
+            with pytest.raises(SerializationError, match=repr(field).replace("[", r"\[")):
+                await carts.merge("c1", **{field: getattr(bad, field)})
+    assert await carts.get("c1") == Cart("ana", ["pen"], 3)  # every stored session reads
+    assert not await carts.exists("new")
+    assert [i async for i in carts.ids()] == ["c1"]
+
+
+async def test_update_hands_fn_a_fresh_copy_of_the_default_every_time(
+    carts: AsyncNamespace[Cart],
+) -> None:
+    default = Cart("ana")
+
+    def add_pen(cart: Cart) -> Cart:  # mutates its argument (legal: it gets its own copy)
+        cart.items.append("pen")
+        return cart
+
+    first = await carts.update("c1", add_pen, default=default)
+    second = await carts.update("c2", add_pen, default=default)
+    assert first.items == second.items == ["pen"]
+    assert default == Cart("ana")  # the caller's object is never handed to fn
+    assert await carts.get("c2") == Cart("ana", ["pen"])
+
+
+async def test_update_with_a_default_restarts_a_session_past_its_maximum_lifetime(
+    harness: AsyncHarness,
+) -> None:
+    require_fake_clock(harness)
+    policy = TTLPolicy.sliding(SHORT * 10, max_lifetime=SHORT * 20)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    # The same session written under a longer store TTL, as by an older deployment: the
+    # store still holds it after the namespace's maximum lifetime.
+    longer: AsyncNamespace[Cart] = make(harness, policy=TTLPolicy.absolute(SHORT * 100))
+    await longer.put("c1", Cart("ana", ["old"], 9))
+    await harness.advance(SHORT * 21)
+    assert await carts.get("c1") is None  # past its maximum lifetime: absent
+    with pytest.raises(SessionNotFound):
+        await carts.update("c1", lambda c: attrs.evolve(c, total=c.total + 1))
+    new = await carts.update(
+        "c1", lambda c: attrs.evolve(c, total=c.total + 1), default=Cart("bob")
+    )
+    assert new == Cart("bob", total=1)  # started from the default, not from the old session
+    assert await carts.get("c1") == Cart("bob", total=1)
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining == pytest.approx(SHORT * 10)  # a new lifetime
+    await harness.advance(SHORT * 9)  # 30 SHORT: past the old cap (20), not the new one (41)
+    assert await carts.merge("c1", total=2) == Cart("bob", total=2)
+
+
+async def test_update_with_a_default_after_the_store_expired_the_session(
+    harness: AsyncHarness,
+) -> None:
+    require_fake_clock(harness)
+    policy = TTLPolicy.sliding(SHORT, max_lifetime=SHORT * 2)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana", total=5))
+    for _ in range(3):
+        await harness.advance(SHORT * 0.9)
+        await carts.update("c1", lambda c: c, default=Cart("bob"))
+    # 2.7 SHORT: the first session reached its cap at 2 SHORT; the second started at 2.7.
+    assert await carts.get("c1") == Cart("bob")
+
+
+# -- schema evolution and corrupt values ---------------------------------------------------------
+
+
+async def test_a_value_written_by_an_older_class_still_loads(harness: AsyncHarness) -> None:
+    @attrs.define
+    class CartV1:
+        owner: str
+        coupon: str = ""  # removed in Cart; Cart's total and note were added with defaults
+
+    old: AsyncNamespace[CartV1] = make(harness, model=CartV1)
+    await old.put("c1", CartV1("ana", "SUMMER"))
+    carts: AsyncNamespace[Cart] = make(harness)
+    assert await carts.get("c1") == Cart("ana")
+    assert await carts.merge("c1", total=4) == Cart("ana", total=4)
+
+
+UNSTRUCTURABLE: list[tuple[dict[str, Any], str]] = [
+    ({"owner": "ana", "total": 1.7}, "total"),  # tried: a float where an int belongs
+    ({"owner": "ana", "total": "5"}, "total"),  # tried: a numeric string
+    ({"owner": "ana", "items": "pen"}, "items"),  # tried: a string for a list
+    ({"owner": "ana", "items": ["pen", 3]}, "items[1]"),  # tried: an int in a list of str
+    ({"owner": None}, "owner"),  # tried: null for a required str
+]
+
+
+async def test_an_unstructurable_value_is_corrupt_session_and_left_untouched(
+    harness: AsyncHarness,
+) -> None:
+    carts: AsyncNamespace[Cart] = make(harness)
+    for n, (bad, field) in enumerate(UNSTRUCTURABLE):
+        session_id = f"c{n}"
+        await harness.store.set(carts.key(session_id), bad)
+        with pytest.raises(CorruptSession) as caught:
+            await carts.get(session_id)
+        error = caught.value
+        assert isinstance(error, CorruptValue)
+        assert (error.namespace, error.session_id, error.field) == ("carts", session_id, field)
+        for name in ("'carts'", repr(session_id), repr(field)):
+            assert name in str(error)
+        with pytest.raises(CorruptSession):
+            await carts.update(session_id, lambda c: c)
+        with pytest.raises(CorruptSession):
+            await carts.merge(session_id, total=1)
+        assert await harness.store.get(carts.key(session_id)) == bad
+
+
+async def test_a_missing_required_field_names_that_field(harness: AsyncHarness) -> None:
+    carts: AsyncNamespace[Cart] = make(harness)
+    await harness.store.set(carts.key("c1"), {"items": []})
+    with pytest.raises(CorruptSession) as caught:
+        await carts.get("c1")
+    assert caught.value.field == "owner"
+    assert "required field missing" in str(caught.value)
+
+
+async def test_metadata_is_stored_beside_the_fields(harness: AsyncHarness) -> None:
+    carts: AsyncNamespace[Cart] = make(harness)
+    await carts.put("c1", Cart("ana"))
+    raw = await harness.store.get(carts.key("c1"))
+    assert raw is not None
+    assert raw["owner"] == "ana"
+    assert set(raw[META_KEY]) == {"created_at"}
+
+
+# -- TTL policies ---------------------------------------------------------------------------------
+
+
+async def test_ttls_expire_on_every_backend(harness: AsyncHarness) -> None:
+    absolute: AsyncNamespace[Cart] = make(harness, policy=TTLPolicy.absolute(COARSE_TTL))
+    sliding: AsyncNamespace[Cart] = make(
+        harness, "chats", policy=TTLPolicy.sliding(COARSE_TTL, max_lifetime=COARSE_TTL * 5)
+    )
+    for namespace in (absolute, sliding):
+        await namespace.put("c1", Cart("ana"))
+        assert await namespace.get("c1") == Cart("ana")  # still there right after writing
+        remaining = await namespace.ttl("c1")
+        assert remaining is not None
+        assert 0 < remaining <= COARSE_TTL
+    await harness.advance(COARSE_TTL + 1.0)  # well past the TTL, without reads or writes
+    for namespace in (absolute, sliding):
+        assert await namespace.get("c1") is None
+        assert not await namespace.exists("c1")
+
+
+async def test_absolute_ttl_expires_after_creation_and_updates_keep_it(
+    harness: AsyncHarness,
+) -> None:
+    require_fake_clock(harness)
+    carts: AsyncNamespace[Cart] = make(harness, policy=TTLPolicy.absolute(SHORT))
+    await carts.put("c1", Cart("ana"))
+    await harness.advance(SHORT * 0.6)
+    await carts.merge("c1", total=1)
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining <= SHORT * 0.4 + 0.05
+    await harness.advance(SHORT * 0.6)
+    assert await carts.get("c1") is None
+
+
+async def test_sliding_ttl_renews_on_write_not_read_when_so_configured(
+    harness: AsyncHarness,
+) -> None:
+    require_fake_clock(harness)
+    policy = TTLPolicy.sliding(SHORT, on_read=False, on_write=True)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana"))
+    await harness.advance(SHORT * 0.6)
+    assert await carts.get("c1") == Cart("ana")  # a read: no renewal
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining <= SHORT * 0.4 + 0.05
+    await carts.merge("c1", total=1)  # a write: renewed
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining > SHORT * 0.6
+
+
+async def test_sliding_ttl_renews_on_read_when_so_configured(harness: AsyncHarness) -> None:
+    require_fake_clock(harness)
+    policy = TTLPolicy.sliding(SHORT, on_read=True, on_write=False)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana"))
+    await harness.advance(SHORT * 0.6)
+    await carts.merge("c1", total=1)  # a write: no renewal
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining <= SHORT * 0.4 + 0.05
+    assert await carts.get("c1") is not None  # a read: renewed
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining > SHORT * 0.6
+
+
+async def test_touch_renews_a_sliding_ttl_and_reports_existence(harness: AsyncHarness) -> None:
+    require_fake_clock(harness)
+    carts: AsyncNamespace[Cart] = make(harness, policy=TTLPolicy.sliding(SHORT))
+    await carts.put("c1", Cart("ana"))
+    await harness.advance(SHORT * 0.6)
+    assert await carts.touch("c1")
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining > SHORT * 0.6
+    assert not await carts.touch("missing")
+
+
+async def test_touch_leaves_an_absolute_ttl_alone(harness: AsyncHarness) -> None:
+    require_fake_clock(harness)
+    carts: AsyncNamespace[Cart] = make(harness, policy=TTLPolicy.absolute(SHORT))
+    await carts.put("c1", Cart("ana"))
+    await harness.advance(SHORT * 0.6)
+    assert await carts.touch("c1")
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining <= SHORT * 0.4 + 0.05
+
+
+async def test_sliding_ttl_is_capped_by_the_maximum_lifetime(harness: AsyncHarness) -> None:
+    require_fake_clock(harness)
+    policy = TTLPolicy.sliding(SHORT, on_read=True, max_lifetime=SHORT * 2.25)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana"))
+    for _ in range(3):  # active all along: reads and writes every 0.6 SHORT
+        await harness.advance(SHORT * 0.6)
+        await carts.merge("c1", total=1)
+        assert await carts.get("c1") is not None
+    # 1.8 SHORT after creation: the cap (2.25 SHORT) is closer than a full renewal.
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining <= SHORT * 0.45 + 0.05
+    await harness.advance(SHORT * 0.6)
+    assert await carts.get("c1") is None
+    with pytest.raises(SessionNotFound):
+        await carts.merge("c1", total=2)
+    assert not await carts.touch("c1")
+
+
+async def test_put_starts_a_new_lifetime(harness: AsyncHarness) -> None:
+    require_fake_clock(harness)
+    policy = TTLPolicy.sliding(SHORT, max_lifetime=SHORT * 1.5)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana"))
+    await harness.advance(SHORT * 0.7)
+    await carts.put("c1", Cart("bob"))  # a new session under the same id: a new lifetime
+    await harness.advance(SHORT * 0.7)
+    await carts.merge("c1", total=1)  # the first lifetime would leave 0.1 SHORT; this 0.8
+    remaining = await carts.ttl("c1")
+    assert remaining is not None
+    assert remaining > SHORT * 0.5
+
+
+class ReplacingStore:
+    """The real store, except that its first ``replacements`` reads of an entry see a
+    different creation instant each: as if the session were deleted and created again by
+    another process between the namespace's read and its atomic update."""
+
+    def __init__(self, store: Any, replacements: int) -> None:
+        self.store = store
+        self.replacements = replacements
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def get_entry(self, key: str) -> Any:
+        entry = await self.store.get_entry(key)
+        self.reads += 1
+        if entry is None or self.reads > self.replacements:
+            return entry
+        replaced_at = entry.value[META_KEY]["created_at"] + self.reads / 1000
+        return attrs.evolve(entry, value={**entry.value, META_KEY: {"created_at": replaced_at}})
+
+
+@pytest.mark.parametrize("replacements", [1, 3])
+async def test_update_starts_over_when_the_session_was_replaced_meanwhile(
+    harness: AsyncHarness, replacements: int
+) -> None:
+    policy = TTLPolicy.sliding(SHORT * 10, max_lifetime=SHORT * 20)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana"))
+    replacing = ReplacingStore(harness.store, replacements)
+    view: AsyncNamespace[Cart] = make(harness, policy=policy)
+    view._store = replacing
+    assert await view.merge("c1", total=1) == Cart("ana", total=1)
+    assert replacing.reads == replacements + 1
+
+
+async def test_update_gives_up_with_conflict_error_if_the_session_keeps_being_replaced(
+    harness: AsyncHarness,
+) -> None:
+    policy = TTLPolicy.sliding(SHORT * 10, max_lifetime=SHORT * 20)
+    carts: AsyncNamespace[Cart] = make(harness, policy=policy)
+    await carts.put("c1", Cart("ana"))
+    view: AsyncNamespace[Cart] = make(harness, policy=policy)
+    view._store = ReplacingStore(harness.store, replacements=1000)
+    with pytest.raises(ConflictError):
+        await view.merge("c1", total=1)
+    assert await carts.get("c1") == Cart("ana")

@@ -1,0 +1,448 @@
+# Generated from tests/namespaces/_async/test_manager.py by scripts/unasync.py: edit that file, not this one.
+"""The session manager: presets, the seed 001 wizard across restarts, conversations' TTL,
+tenants, stats, purge, configuration and the background sweeper."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from sessionkit import (
+    TARIFF_CREATION,
+    TARIFF_EDIT,
+    SessionManager,
+    ConfigurationError,
+    Conversation,
+    FakeClock,
+    SerializationError,
+    SessionNotFound,
+    TemplateSession,
+    TTLPolicy,
+    WizardError,
+)
+from sessionkit.namespaces.presets import CHANNEL_REGISTRATION, AdminSession
+from sessionkit.stores.memory import MemoryState
+from tests.backends import SPECS, BackendSpec
+from tests.namespaces import tracking
+
+HOUR = 3600.0
+ADMIN = 123456789
+
+
+@attrs.define
+class Draft:
+    title: str
+
+
+@attrs.define
+class Backend:
+    """Opens managers on one backend, all on the same data (a restart is a new manager)."""
+
+    spec: BackendSpec
+    tmp_path: Path
+    token: str
+    clock: FakeClock | None
+    state: MemoryState | None
+
+    def open(self, **manager_options: Any) -> SessionManager:
+        options = {**self.spec.options(self.token), **manager_options}
+        if self.clock is not None:
+            options["clock"] = self.clock
+        if self.state is not None:  # memory: a restart keeps the process, so share the data
+            options["state"] = self.state
+        options.setdefault("sweep_interval", None)
+        return SessionManager.from_url(self.spec.url(self.tmp_path), **options)
+
+    def require_fake_clock(self) -> FakeClock:
+        if self.clock is None:
+            pytest.skip(f"{self.spec.name} keeps its own time; this test moves a fake clock")
+        return self.clock
+
+
+@pytest.fixture(params=sorted(SPECS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    spec = SPECS[request.param]
+    spec.require()
+    clock = FakeClock() if spec.fake_clock else None
+    is_memory = spec.url(tmp_path).startswith("memory://")
+    state = MemoryState(clock=clock) if is_memory and clock is not None else None
+    yield (b := Backend(spec, tmp_path, uuid.uuid4().hex[:12], clock, state))
+    with b.open() as cleanup:
+        cleanup.purge()
+
+
+@pytest.fixture
+def memory() -> Iterator[tuple[SessionManager, FakeClock]]:
+    clock = FakeClock()
+    with SessionManager.from_url("memory://", clock=clock, sweep_interval=None) as m:
+        yield m, clock
+
+
+# -- seed 001: the admin wizard ---------------------------------------------------------------
+
+
+def test_tariff_wizard_survives_a_restart_of_the_manager(backend: Backend) -> None:
+    with backend.open() as manager:
+        manager.admin.start(ADMIN, TARIFF_CREATION)
+        manager.admin.advance(ADMIN, 990, flow=TARIFF_CREATION)
+        manager.admin.advance(ADMIN, 30, flow=TARIFF_CREATION)
+
+    with backend.open() as restarted:
+        session = restarted.admin.current(ADMIN, TARIFF_CREATION)
+        assert session is not None
+        assert (session.step, session.data) == ("name", {"price": 990, "duration": 30})
+        session = restarted.admin.advance(ADMIN, "Pro", flow=TARIFF_CREATION)
+        assert session.step == "confirm"
+        finished = restarted.admin.finish(ADMIN, flow=TARIFF_CREATION)
+        assert finished.data == {"price": 990, "duration": 30, "name": "Pro"}
+        assert restarted.admin.current(ADMIN) is None
+        assert restarted.admin.count() == 0
+
+
+def test_the_wizard_expires_after_its_ttl(backend: Backend) -> None:
+    # Precise, so on a fake clock; tests/namespaces/*/test_namespace_contract.py checks
+    # (coarsely) that TTLs expire on the backends whose server keeps time.
+    clock = backend.require_fake_clock()
+    ttl = 600.0
+    with backend.open() as manager:
+        started = manager.admin.start(ADMIN, TARIFF_CREATION)
+        assert started.expires_at == started.started_at + ttl
+        clock.advance(ttl * 0.6)
+        manager.admin.advance(ADMIN, 990)  # a step does not extend the TTL
+        clock.advance(ttl * 0.6)
+        assert manager.admin.current(ADMIN) is None
+        with pytest.raises(SessionNotFound):
+            manager.admin.advance(ADMIN, 30)
+        assert not manager.admin.is_pending(ADMIN, TARIFF_CREATION)
+
+
+def test_wizard_back_keeps_what_was_entered(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    admin = memory[0].admin
+    admin.start(ADMIN, TARIFF_CREATION)
+    admin.advance(ADMIN, 990)
+    session = admin.back(ADMIN)
+    assert (session.step, session.data) == ("price", {"price": 990})
+    with pytest.raises(WizardError, match="first step"):
+        admin.back(ADMIN)
+    assert (admin.advance(ADMIN, 1990)).data == {"price": 1990}
+
+
+def test_wizard_misuse_is_a_wizard_error_and_changes_nothing(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    admin = memory[0].admin
+    admin.start(ADMIN, TARIFF_EDIT, {"tariff_id": 7, "field": "price"})
+    before = admin.current(ADMIN)
+    with pytest.raises(WizardError, match="tariff_edit, not tariff_creation"):
+        admin.advance(ADMIN, 5, flow=TARIFF_CREATION)  # tried: a stale button
+    with pytest.raises(WizardError, match="cannot finish yet"):
+        admin.finish(ADMIN)  # tried: finishing before the confirm step
+    assert admin.current(ADMIN) == before
+    admin.advance(ADMIN, 1290)
+    with pytest.raises(WizardError, match="last step"):
+        admin.advance(ADMIN, "again")  # tried: advancing past confirm
+    assert (admin.finish(ADMIN)).data == {"tariff_id": 7, "field": "price", "value": 1290}
+
+
+def test_mistyped_preset_sessions_are_rejected_and_nothing_is_written(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    manager, _ = memory
+    with pytest.raises(SerializationError, match=r"'admin'.*field 'user_id'"):
+        manager.admin.start("42", TARIFF_CREATION)  # type: ignore[arg-type]  # tried: a str user id
+    assert manager.admin.count() == 0
+    with pytest.raises(SerializationError, match=r"'conversations'.*usage\['input_tokens'\]"):
+        manager.conversations.append(  # tried: a float token count, on a new thread
+            "t1", {"role": "user"}, usage={"input_tokens": 1.5}  # type: ignore[dict-item]
+        )
+    assert not manager.conversations.exists("t1")
+    manager.conversations.append("t1", {"role": "user"}, usage={"input_tokens": 1})
+    with pytest.raises(SerializationError, match="input_tokens"):
+        manager.conversations.append(  # tried: the same, on an existing thread
+            "t1", {"role": "user"}, usage={"input_tokens": 1.5}  # type: ignore[dict-item]
+        )
+    conversation = manager.conversations.get("t1")  # still readable, unchanged
+    assert conversation is not None
+    assert (len(conversation.messages), conversation.usage) == (1, {"input_tokens": 1})
+
+
+def test_pending_sets_and_cancel(memory: tuple[SessionManager, FakeClock]) -> None:
+    admin = memory[0].admin
+    admin.start(1, CHANNEL_REGISTRATION)
+    admin.start(2, CHANNEL_REGISTRATION)
+    admin.start(3, TARIFF_CREATION)
+    admin.advance(2, None, channel_id=-100123, title="News")  # temporary channel data
+    assert admin.pending(CHANNEL_REGISTRATION) == {1, 2}
+    assert admin.is_pending(3, TARIFF_CREATION)
+    assert admin.cancel(1)
+    assert not admin.cancel(1)
+    assert admin.pending(CHANNEL_REGISTRATION) == {2}
+    finished = admin.finish(2, flow=CHANNEL_REGISTRATION)
+    assert finished.data == {"channel_id": -100123, "title": "News"}
+
+
+# -- seed 004: conversations ---------------------------------------------------------------------
+
+
+def test_conversation_ttl_renews_on_each_write_and_is_capped(backend: Backend) -> None:
+    clock = backend.require_fake_clock()
+    with backend.open() as manager:
+        chats = manager.conversations
+        chats.append("thread-1", {"role": "user", "content": "hola"})
+        assert chats.ttl("thread-1") == pytest.approx(2 * HOUR)
+        for _ in range(14):  # a write every 1.5 h, up to 21 h: each renews the full 2 h
+            clock.advance(1.5 * HOUR)
+            chats.append("thread-1", {"role": "assistant", "content": "..."})
+            assert chats.ttl("thread-1") == pytest.approx(2 * HOUR)
+        clock.advance(1.5 * HOUR)  # 22.5 h old: only 1.5 h of the 24 h lifetime is left
+        conversation = chats.append(
+            "thread-1", {"role": "user", "content": "¿sigues?"}, usage={"input_tokens": 10}
+        )
+        assert chats.ttl("thread-1") == pytest.approx(1.5 * HOUR)
+        assert len(conversation.messages) == 16
+        assert conversation.last_activity == clock.now()
+        assert conversation.usage == {"input_tokens": 10}
+        clock.advance(1.5 * HOUR)
+        assert chats.get("thread-1") is None
+
+
+def test_reading_a_conversation_does_not_renew_it(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    manager, clock = memory
+    manager.conversations.put("t", Conversation())
+    clock.advance(HOUR)
+    assert manager.conversations.get("t") == Conversation()
+    assert manager.conversations.ttl("t") == pytest.approx(HOUR)
+
+
+# -- presets, namespaces, tenants ------------------------------------------------------------------
+
+
+def test_seed_000_presets_expire_after_24_hours(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    manager, clock = memory
+    manager.templates.put("t1", TemplateSession(filename="lease.docx"))
+    manager.generated_documents.put("d1", manager.generated_documents.model("out.pdf"))
+    clock.advance(24 * HOUR - 1)
+    assert manager.templates.exists("t1")
+    assert manager.generated_documents.exists("d1")
+    clock.advance(1)
+    assert not manager.templates.exists("t1")
+    assert not manager.generated_documents.exists("d1")
+
+
+def test_policies_override_the_presets_defaults() -> None:
+    clock = FakeClock()
+    manager = SessionManager.from_url(
+        "memory://", clock=clock, policies={"admin": TTLPolicy.absolute(60)}
+    )
+    manager.admin.start(ADMIN, TARIFF_CREATION)
+    assert manager.admin.ttl(ADMIN) == pytest.approx(60)
+    manager.close()
+    with pytest.raises(ConfigurationError, match="unknown: admins"):
+        SessionManager.from_url("memory://", policies={"admins": TTLPolicy.absolute(60)})
+
+
+def test_namespace_defines_an_app_namespace_once(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    manager, _ = memory
+    drafts = manager.namespace("drafts", Draft, policy=TTLPolicy.absolute(60))
+    assert manager.namespace("drafts", Draft) is drafts
+    assert manager.for_tenant("acme").namespace("drafts", Draft).policy == drafts.policy
+    with pytest.raises(ConfigurationError, match="already holds Draft"):
+        manager.namespace("drafts", TemplateSession)  # tried: a second class under one name
+    with pytest.raises(ConfigurationError, match="already holds TemplateSession"):
+        manager.namespace("templates", Draft)  # tried: reusing a preset's name
+    with pytest.raises(ConfigurationError, match="another policy"):
+        manager.namespace("drafts", Draft, policy=TTLPolicy.absolute(61))
+    with pytest.raises(ConfigurationError, match="namespace name"):
+        manager.namespace("my drafts", Draft)  # tried: a space in the name
+
+
+def test_tenants_see_only_their_own_sessions(backend: Backend) -> None:
+    with backend.open() as manager:
+        acme, globex = manager.for_tenant("acme"), manager.for_tenant("globex")
+        manager.templates.put("t1", TemplateSession(filename="root.docx"))
+        acme.templates.put("t1", TemplateSession(filename="acme.docx"))
+        globex.conversations.append("t1", {"role": "user", "content": "hi"})
+        acme_template = acme.templates.get("t1")
+        assert acme_template is not None
+        assert acme_template.filename == "acme.docx"
+        assert globex.templates.get("t1") is None
+        assert acme.templates.count() == 1
+        assert acme.conversations.count() == 0
+
+        stats = manager.stats()
+        assert stats.counts == {
+            (None, "templates"): 1,
+            ("acme", "templates"): 1,
+            ("globex", "conversations"): 1,
+        }
+        assert stats.by_namespace() == {"templates": 2, "conversations": 1}
+        assert stats.by_tenant()["acme"] == {"templates": 1}
+        assert (acme.stats()).counts == {("acme", "templates"): 1}
+
+
+def test_a_tenant_view_cannot_reach_another_tenant(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    manager, _ = memory
+    acme = manager.for_tenant("acme")
+    manager.for_tenant("globex").templates.put("t1", TemplateSession(filename="g"))
+    with pytest.raises(ConfigurationError, match="tenant 'acme' cannot reach tenant 'globex'"):
+        acme.for_tenant("globex")  # tried: hopping from one tenant's view to another's
+    with pytest.raises(ConfigurationError, match="cannot reach"):
+        acme.for_tenant(7)  # tried: an int tenant id from a view
+    assert acme.for_tenant("acme") is acme  # its own tenant: the view itself
+    assert acme.templates.get("t1") is None
+    assert (manager.stats()).counts == {("globex", "templates"): 1}
+
+
+def test_views_build_their_namespaces_once_and_lazily(
+    memory: tuple[SessionManager, FakeClock],
+) -> None:
+    manager, _ = memory
+    acme = manager.for_tenant("acme")
+    assert acme._namespaces == {}  # a view per request builds nothing it does not use
+    assert acme.templates is acme.templates
+    assert list(acme._namespaces) == ["templates"]
+    assert acme.namespace("templates", TemplateSession) is acme.templates
+    assert acme.namespace("admin", AdminSession) is acme.admin
+    assert acme.templates.tenant == "acme"
+    assert manager.templates.tenant is None
+
+
+def test_keys_outside_namespaces_are_never_counted_or_purged(backend: Backend) -> None:
+    with backend.open() as manager:
+        store = manager.store
+        integration_keys = ["~websession:4f1c", "~aiogram:1:2:3:state", "~ptb:user:42"]
+        for key in integration_keys:  # what the integrations write beside the namespaces
+            store.set(key, {"kept": True})
+        store.set("plain", {"kept": True})  # and a key the app wrote to the store
+        manager.templates.put("t1", TemplateSession())
+        manager.for_tenant("acme").admin.start(ADMIN, TARIFF_CREATION)
+
+        stats = manager.stats()
+        assert stats.counts == {(None, "templates"): 1, ("acme", "admin"): 1}
+        assert stats.total == 2  # sessions only
+        assert stats.other == len(integration_keys) + 1  # reported apart, for information
+        assert "~websession" not in stats.by_namespace()
+
+        assert manager.purge() == 2  # "clear all sessions": every namespace session
+        assert manager.purge(namespace="templates") == 0
+        for key in [*integration_keys, "plain"]:
+            assert store.get(key) == {"kept": True}, key
+        assert (manager.stats()).total == 0
+        for key in [*integration_keys, "plain"]:
+            store.delete(key)
+
+
+def test_purge_by_namespace_and_tenant(backend: Backend) -> None:
+    with backend.open() as manager:
+        acme, globex = manager.for_tenant("acme"), manager.for_tenant("globex")
+        for owner in (manager, acme, globex):
+            owner.templates.put("t", TemplateSession())
+            owner.admin.start(ADMIN, TARIFF_CREATION)
+        assert acme.purge() == 2
+        assert globex.purge(namespace="admin") == 1
+        with pytest.raises(ConfigurationError, match="cannot purge tenant 'globex'"):
+            acme.purge(tenant="globex")  # tried: reaching another tenant from a view
+        assert (manager.stats()).counts == {
+            (None, "templates"): 1,
+            (None, "admin"): 1,
+            ("globex", "templates"): 1,
+        }
+        assert manager.purge(namespace="templates") == 2  # every tenant
+        assert manager.purge() == 1  # "clear all sessions"
+        assert (manager.stats()).total == 0
+
+
+# -- configuration and lifecycle ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"policies": {"admins": TTLPolicy.absolute(60)}}, ConfigurationError, "unknown: admins"),
+        ({"policies": {"admin": 600}}, ConfigurationError, "is a TTLPolicy"),
+        ({"sweep_interval": 0}, ValueError, "sweep interval"),
+    ],
+)
+def test_bad_manager_options_leave_no_store_open(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    opened = tracking.OPENED
+    before = len(opened)
+    with pytest.raises(error, match=message):
+        SessionManager.from_url("tracked://", **options)  # tried: each bad option
+    assert all(store.closed for store in opened[before:])
+    environ = {"SESSIONKIT_URL": "tracked://", "SESSIONKIT_SWEEP_INTERVAL": "off"}
+    with pytest.raises(error, match=message):
+        SessionManager.from_env(environ, **options)
+    assert all(store.closed for store in opened[before:])
+
+
+def test_from_env_reads_the_url_and_prefixed_options() -> None:
+    environ = {
+        "SESSIONKIT_URL": "memory://",
+        "SESSIONKIT_DEFAULT_TTL": "86400",
+        "SESSIONKIT_SWEEP_INTERVAL": "off",
+        "OTHER_APP_SETTING": "ignored",
+    }
+    manager = SessionManager.from_env(environ)
+    assert manager.sweeper is None
+    draft = manager.namespace("drafts", Draft)  # no TTL of its own: the store's default
+    draft.put("d", Draft("x"))
+    assert draft.ttl("d") == pytest.approx(86400, abs=1)
+    manager.close()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "SESSIONKIT_URL is not set"),
+        ({"SESSIONKIT_URL": "memory://", "SESSIONKIT_COLOUR": "blue"}, "unknown option.*colour"),
+        ({"SESSIONKIT_URL": "memory://", "SESSIONKIT_SWEEP_INTERVAL": "soon"}, "not 'soon'"),
+    ],
+)
+def test_from_env_rejects_bad_configuration(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SessionManager.from_env(environ)
+
+
+def test_the_sweeper_runs_inside_the_context_manager_only() -> None:
+    clock = FakeClock()
+    manager = SessionManager.from_url("memory://", clock=clock, sweep_interval=0.01)
+    sweeper = manager.sweeper
+    assert sweeper is not None
+    assert not sweeper.running
+    with manager:
+        assert sweeper.running
+        manager.admin.start(ADMIN, TARIFF_CREATION)
+        clock.advance(601)
+        for _ in range(500):  # wait for two sweeps (bounded; nothing is asserted on time)
+            if sweeper.runs >= 2:
+                break
+            time.sleep(0.01)
+        assert sweeper.swept == 1
+        assert sweeper.last_error is None
+    assert not sweeper.running
+
+
+def test_close_is_idempotent_and_tenant_views_do_not_close_the_store() -> None:
+    manager = SessionManager.from_url("memory://", sweep_interval=None)
+    manager.for_tenant("acme").close()
+    manager.templates.put("t", TemplateSession())
+    manager.close()
+    manager.close()
