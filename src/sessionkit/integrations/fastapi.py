@@ -1,0 +1,222 @@
+"""FastAPI integration: a lifespan that opens the session manager, and dependencies.
+
+::
+
+    from fastapi import FastAPI
+    from sessionkit.integrations.fastapi import TemplatesDep, sessionkit_lifespan
+
+    app = FastAPI(lifespan=sessionkit_lifespan())  # SESSIONKIT_URL=redis://... etc.
+
+    @app.get("/templates/{template_id}")
+    async def read_template(template_id: str, templates: TemplatesDep) -> dict[str, str]:
+        ...
+
+The lifespan opens one :class:`~sessionkit.manager.AsyncSessionManager` per process (from
+``url`` and options, or from ``SESSIONKIT_*`` environment variables), starts its sweeper,
+puts it on ``app.state.sessionkit`` and closes it at shutdown. Endpoints get it, or one of
+its namespaces, through ``Depends``: no module-level singleton, and tests can open the app
+on any store. The dependencies are ``async def``, so FastAPI runs them on the event loop
+(no worker thread for a lookup on ``app.state``). Several worker processes each open their
+own manager on the same shared store (Redis, PostgreSQL...), and see the same sessions.
+
+:class:`ServerSessionMiddleware` (server-side cookie sessions) is re-exported from
+:mod:`sessionkit.integrations.starlette`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI
+from starlette.requests import HTTPConnection
+
+from ..errors import ConfigurationError
+from ..manager import AsyncSessionManager
+from ..namespaces._async.namespace import AsyncNamespace
+from ..namespaces._async.presets import AsyncAdminSessions, AsyncConversations
+from ..namespaces.presets import (
+    CancellationSession,
+    DocumentSession,
+    ExtractionResult,
+    GeneratedDocument,
+    TemplateSession,
+)
+from .starlette import ServerSession, ServerSessionMiddleware
+
+__all__ = [
+    "STATE_ATTRIBUTE",
+    "AdminSessionsDep",
+    "CancellationsDep",
+    "ConversationsDep",
+    "DocumentsDep",
+    "ExtractionsDep",
+    "GeneratedDocumentsDep",
+    "ManagerDep",
+    "ServerSession",
+    "ServerSessionDep",
+    "ServerSessionMiddleware",
+    "TemplatesDep",
+    "get_admin_sessions",
+    "get_cancellations",
+    "get_conversations",
+    "get_documents",
+    "get_extractions",
+    "get_generated_documents",
+    "get_manager",
+    "get_server_session",
+    "get_templates",
+    "namespace_dependency",
+    "open_manager",
+    "sessionkit_lifespan",
+]
+
+T = TypeVar("T")
+
+#: The ``app.state`` attribute holding the manager.
+STATE_ATTRIBUTE = "sessionkit"
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def open_manager(
+    app: FastAPI,
+    *,
+    url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    manager: AsyncSessionManager | None = None,
+    **options: Any,
+) -> AsyncIterator[AsyncSessionManager]:
+    """Open the manager, start its sweeper and put it on ``app.state`` until exit.
+
+    The manager comes from ``manager`` (already built), else from ``url`` and ``options``
+    (store options, plus ``sweep_interval`` and ``policies``), else from the environment
+    (``SESSIONKIT_URL``, ``SESSIONKIT_SWEEP_INTERVAL``, ``SESSIONKIT_<OPTION>``). Use it
+    inside your own lifespan; :func:`sessionkit_lifespan` is the shortcut when you have none.
+    """
+    if manager is None:
+        if url is not None:
+            manager = AsyncSessionManager.from_url(url, **options)
+        else:
+            manager = AsyncSessionManager.from_env(environ, **options)
+    elif url is not None or options:
+        raise ConfigurationError("pass either a manager or url/options, not both")
+    async with manager:
+        setattr(app.state, STATE_ATTRIBUTE, manager)
+        try:
+            yield manager
+        finally:
+            delattr(app.state, STATE_ATTRIBUTE)
+
+
+def sessionkit_lifespan(
+    *,
+    url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    then: Lifespan | None = None,
+    **options: Any,
+) -> Lifespan:
+    """A FastAPI ``lifespan`` running :func:`open_manager` (arguments as there).
+
+    ``then`` is your own lifespan, run inside, with the manager already available.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_manager(app, url=url, environ=environ, **options):
+            if then is None:
+                yield
+            else:
+                async with then(app):
+                    yield
+
+    return lifespan
+
+
+async def get_manager(connection: HTTPConnection) -> AsyncSessionManager:
+    """The app's session manager (``Depends(get_manager)``)."""
+    manager = getattr(connection.app.state, STATE_ATTRIBUTE, None)
+    if not isinstance(manager, AsyncSessionManager):
+        raise ConfigurationError(
+            "no session manager on app.state: create the app with "
+            "FastAPI(lifespan=sessionkit_lifespan(...)) or call open_manager() in its lifespan"
+        )
+    return manager
+
+
+ManagerDep = Annotated[AsyncSessionManager, Depends(get_manager)]
+
+
+def namespace_dependency(
+    name: str, model: type[T]
+) -> Callable[[HTTPConnection], Awaitable[AsyncNamespace[T]]]:
+    """A dependency returning your own namespace ``name`` of ``model`` objects.
+
+    ``Drafts = Annotated[AsyncNamespace[Draft], Depends(namespace_dependency("drafts", Draft))]``
+    """
+
+    async def dependency(connection: HTTPConnection) -> AsyncNamespace[T]:
+        return (await get_manager(connection)).namespace(name, model)
+
+    return dependency
+
+
+async def get_templates(manager: ManagerDep) -> AsyncNamespace[TemplateSession]:
+    """The ``templates`` namespace."""
+    return manager.templates
+
+
+async def get_documents(manager: ManagerDep) -> AsyncNamespace[DocumentSession]:
+    """The ``documents`` namespace."""
+    return manager.documents
+
+
+async def get_extractions(manager: ManagerDep) -> AsyncNamespace[ExtractionResult]:
+    """The ``extractions`` namespace."""
+    return manager.extractions
+
+
+async def get_cancellations(manager: ManagerDep) -> AsyncNamespace[CancellationSession]:
+    """The ``cancellations`` namespace."""
+    return manager.cancellations
+
+
+async def get_generated_documents(manager: ManagerDep) -> AsyncNamespace[GeneratedDocument]:
+    """The ``generated_documents`` namespace."""
+    return manager.generated_documents
+
+
+async def get_admin_sessions(manager: ManagerDep) -> AsyncAdminSessions:
+    """The ``admin`` namespace (wizards)."""
+    return manager.admin
+
+
+async def get_conversations(manager: ManagerDep) -> AsyncConversations:
+    """The ``conversations`` namespace."""
+    return manager.conversations
+
+
+TemplatesDep = Annotated[AsyncNamespace[TemplateSession], Depends(get_templates)]
+DocumentsDep = Annotated[AsyncNamespace[DocumentSession], Depends(get_documents)]
+ExtractionsDep = Annotated[AsyncNamespace[ExtractionResult], Depends(get_extractions)]
+CancellationsDep = Annotated[AsyncNamespace[CancellationSession], Depends(get_cancellations)]
+GeneratedDocumentsDep = Annotated[
+    AsyncNamespace[GeneratedDocument], Depends(get_generated_documents)
+]
+AdminSessionsDep = Annotated[AsyncAdminSessions, Depends(get_admin_sessions)]
+ConversationsDep = Annotated[AsyncConversations, Depends(get_conversations)]
+
+
+async def get_server_session(connection: HTTPConnection) -> ServerSession:
+    """The request's server-side session (needs :class:`ServerSessionMiddleware`)."""
+    session = connection.scope.get("session")
+    if not isinstance(session, ServerSession):
+        raise ConfigurationError(
+            "no server-side session: add app.add_middleware(ServerSessionMiddleware, ...)"
+        )
+    return session
+
+
+ServerSessionDep = Annotated[ServerSession, Depends(get_server_session)]
