@@ -41,6 +41,9 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     ("import asyncio", "import time"),
     ("async_sleep", "sleep"),
     ("open_async_store", "open_store"),
+    ("sqlalchemy.ext.asyncio", "sqlalchemy"),
+    ("create_async_engine", "create_engine"),
+    ("redis.asyncio", "redis"),  # and so redis.asyncio.cluster -> redis.cluster, ...
     # Classes: AsyncX -> X.
     (r"Async(\w+)", r"\1"),
 ]

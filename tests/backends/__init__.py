@@ -35,13 +35,16 @@ class BackendSpec:
     fake_clock: bool = True
     #: False for backends that cannot share state across processes (memory).
     multiprocess: bool = True
+    #: A resilience wrapper the harness puts around the store ("retrying", "breaker",
+    #: "fallback" or "resilient" for the whole stack), or None for the bare store.
+    wrap: str | None = None
 
     def require(self) -> None:
         if self.server is not None:
             require_server(*self.server)
 
 
-_FAMILIES = ["memory"]
+_FAMILIES = ["memory", "redis", "sql"]
 
 
 def all_specs() -> list[BackendSpec]:
@@ -52,3 +55,24 @@ def all_specs() -> list[BackendSpec]:
 
 
 SPECS = {spec.name: spec for spec in all_specs()}
+
+
+#: The resilience wrappers over bare backends, for the contract suite only (other suites
+#: iterate SPECS): each wrapper over memory, and the whole stack over memory, SQLite and
+#: Redis; the observability wrapper over memory and SQLite. A base backend that is not in
+#: SPECS is left out.
+_WRAPPINGS = [
+    ("memory", "retrying"),
+    ("memory", "breaker"),
+    ("memory", "fallback"),
+    ("memory", "resilient"),
+    ("sqlite", "resilient"),
+    ("redis", "resilient"),
+    ("memory", "observed"),
+    ("sqlite", "observed"),
+]
+WRAPPED_SPECS = {
+    f"{base}+{wrap}": attrs.evolve(SPECS[base], name=f"{base}+{wrap}", wrap=wrap)
+    for base, wrap in _WRAPPINGS
+    if base in SPECS
+}

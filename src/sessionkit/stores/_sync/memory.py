@@ -51,6 +51,11 @@ class MemoryStore(StoreBase):
         return cls(**options)
 
     @property
+    def default_ttl(self) -> float | None:
+        """Seconds a write with ``ttl=None`` lives (None: never expires)."""
+        return self._state.default_ttl
+
+    @property
     def state(self) -> MemoryState:
         """The shared data; pass it to another store to share it."""
         return self._state
