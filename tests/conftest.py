@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,3 +14,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     servers = sys.modules.get("tests.redis_servers")
     if servers is not None:  # only if a test imported it: nothing to start otherwise
         servers.stop_all()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[object]:
+    """A private redis-server (tests.redis_servers.RedisProcess) for fault injection."""
+    from tests.redis_servers import RedisProcess  # noqa: PLC0415 - only when a test asks
+
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisProcess(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

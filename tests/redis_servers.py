@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import os
 import shutil
 import signal
 import socket
@@ -408,3 +409,40 @@ def sentinel_set() -> SentinelSet:
 def standalone() -> Standalone:
     """The session's private standalone server, started on first use."""
     return _once("standalone", start_standalone)
+
+
+class RedisProcess:
+    """One redis-server on a free loopback port, with an fsync-always append-only file.
+
+    For fault injection: a test kills it (SIGKILL) and starts it again on the same port.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.binary = redis_server_binary()
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        arguments += ["--appendonly", "yes", "--appendfsync", "always"]
+        arguments += ["--dir", str(self.directory), "--logfile", "redis.log"]
+        self.process = subprocess.Popen([self.binary, *arguments], stdout=subprocess.DEVNULL)
+        with client(self.port) as probe:
+            wait_until(f"redis-server on {self.port}", lambda: bool(probe.ping()), timeout=15)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None

@@ -8,7 +8,6 @@ write is decided by the script, not by timing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,11 @@ from sessionkit import open_store
 from sessionkit.metrics import SessionMetrics
 from sessionkit.observability import observed
 from sessionkit.resilience import RetryPolicy, resilient
-from tests.resilience.test_redis_outage import RedisProcess
+from tests.redis_servers import RedisProcess
 
 pytestmark = pytest.mark.server
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = RedisProcess(directory)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def scrape(registry: CollectorRegistry) -> Samples:

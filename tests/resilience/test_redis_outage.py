@@ -10,10 +10,6 @@ returned the values written during the outage.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,7 @@ import pytest
 
 from sessionkit import StoreUnavailable, open_async_store
 from sessionkit.resilience import Event, RetryPolicy, resilient
-from tests.redis_servers import client, free_port, redis_server_binary, wait_until
+from tests.redis_servers import RedisProcess
 from tests.resilience.recorder import Recorder
 
 pytestmark = pytest.mark.server
@@ -31,52 +27,6 @@ KEYS = 250
 KILL_AT = 3_000
 RESTART_AT = 6_500
 READ_BACK_FROM = KILL_AT - 100
-
-
-class RedisProcess:
-    """One redis-server on a free loopback port, with an fsync-always append-only file."""
-
-    def __init__(self, directory: Path) -> None:
-        self.binary = redis_server_binary()
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        arguments += ["--appendonly", "yes", "--appendfsync", "always"]
-        arguments += ["--dir", str(self.directory), "--logfile", "redis.log"]
-        self.process = subprocess.Popen([self.binary, *arguments], stdout=subprocess.DEVNULL)
-        with client(self.port) as probe:
-            wait_until(f"redis-server on {self.port}", lambda: bool(probe.ping()), timeout=15)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    directory = tmp_path / "redis"
-    directory.mkdir()
-    server = RedisProcess(directory)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_no_write_is_lost_across_a_redis_kill_and_restart(
