@@ -11,9 +11,10 @@ database's ``NOW()``, so expiry means the same on every database and in every ti
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -340,6 +341,10 @@ class Row:
         return self.expires_at is None or self.expires_at > now
 
 
+# A constant written into the SQL text, not bound: see Statements.upsert.
+_ONE = sa.literal_column("1", sa.BigInteger)
+
+
 class Statements:
     """Every statement the stores run, built for one table on one dialect."""
 
@@ -409,41 +414,73 @@ class Statements:
             "expires_at": expires_at,
         }
 
-    def upsert(
-        self, rows: Sequence[tuple[str, bytes]], now: int, expires_at: int | None
-    ) -> sa.Insert:
-        """Write whole values in one statement: version + 1 over a live row, else 1."""
+    def upsert_parameters(
+        self, rows: Iterable[tuple[str, bytes]], now: int, expires_at: int | None
+    ) -> list[dict[str, Any]]:
+        """The parameters of :attr:`upsert`, one dict per row."""
+        return [
+            {"key": key, "value": data, "now": now, "expires_at": expires_at}
+            for key, data in rows
+        ]
+
+    @functools.cached_property
+    def upsert(self) -> sa.Insert:
+        """Write a whole value: version + 1 over a live row, else 1.
+
+        Built once, with bound parameters (``upsert_parameters``): SQLAlchemy caches its
+        compiled form, where a multi-row ``VALUES`` list would be compiled on every call.
+        Several rows run as one executemany of this statement.
+        """
         t = self.table
-        values = [self._row(key, data, now, expires_at) for key, data in rows]
-        live = _live(t, now)
-        version = sa.case((live, t.c.version + 1), else_=1)
+        now = sa.bindparam("now", type_=t.c.updated_at.type)
+        values = {
+            "key": sa.bindparam("key", type_=t.c.key.type),
+            "value": sa.bindparam("value", type_=t.c.value.type),
+            "version": _ONE,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": sa.bindparam("expires_at", type_=t.c.expires_at.type),
+        }
         if self.dialect == "mysql":
-            statement = mysql_insert(t).values(values)
-            new = statement.inserted
-            created = sa.case((live, t.c.created_at), else_=new.created_at)
+            mysql_statement = mysql_insert(t).values(values)
+            incoming = mysql_statement.inserted
+            version, created = self._kept_if_live(incoming)
             # MySQL applies the assignments left to right, each seeing the ones before:
             # version and created_at read the old expires_at, so they come first.
-            return statement.on_duplicate_key_update(
+            return mysql_statement.on_duplicate_key_update(
                 [
                     ("version", version),
                     ("created_at", created),
-                    ("value", new.value),
-                    ("updated_at", new.updated_at),
-                    ("expires_at", new.expires_at),
+                    ("value", incoming.value),
+                    ("updated_at", incoming.updated_at),
+                    ("expires_at", incoming.expires_at),
                 ]
             )
-        conflict = self._insert(values)
-        new = conflict.excluded
-        return conflict.on_conflict_do_update(
+        statement = self._insert(values)
+        incoming = statement.excluded
+        version, created = self._kept_if_live(incoming)
+        return statement.on_conflict_do_update(
             index_elements=[t.c.key],
             set_={
-                "value": new.value,
+                "value": incoming.value,
                 "version": version,
-                "created_at": sa.case((live, t.c.created_at), else_=new.created_at),
-                "updated_at": new.updated_at,
-                "expires_at": new.expires_at,
+                "created_at": created,
+                "updated_at": incoming.updated_at,
+                "expires_at": incoming.expires_at,
             },
         )
+
+    def _kept_if_live(self, incoming: Any) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+        """The upsert's version and created_at: continued over a live row, else fresh.
+
+        "Live" is judged against the incoming row's own updated_at (it is now), so every
+        parameter sits in VALUES: drivers that batch an executemany by rewriting VALUES
+        (PyMySQL, asyncmy) then work unchanged.
+        """
+        t = self.table
+        live = sa.or_(t.c.expires_at.is_(None), t.c.expires_at > incoming.updated_at)
+        version = sa.case((live, t.c.version + _ONE), else_=_ONE)
+        return version, sa.case((live, t.c.created_at), else_=incoming.created_at)
 
     def _insert(self, values: Any) -> pg_types.Insert | sqlite_types.Insert:
         # The two dialects spell ON CONFLICT the same way.

@@ -266,10 +266,11 @@ class SQLStore(StoreBase):
         with self._writing() as conn:
             now = self._now()
             expires_at = expiry_from_now(now, seconds)
-            # One statement per batch_size rows (drivers cap bound parameters), all in
-            # one transaction: every value is written or none is.
+            # One cached statement, executed for batch_size rows at a time (executemany),
+            # all in one transaction: every value is written or none is.
             for rows in chunk_rows(encoded, self._options.batch_size):
-                conn.execute(self._sql.upsert(rows, now, expires_at))
+                parameters = self._sql.upsert_parameters(rows, now, expires_at)
+                conn.execute(self._sql.upsert, parameters)
 
     def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         validate_key(key)
