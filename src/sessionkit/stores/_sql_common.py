@@ -358,11 +358,17 @@ class Statements:
 
     # reads
 
-    def get(self, key: str, now: int) -> sa.Select[Any]:
+    @functools.cached_property
+    def get(self) -> sa.Select[Any]:
+        """The live row of ``:key`` at ``:now``; built once (the hot read path)."""
         t = self.table
-        return sa.select(t.c.value, t.c.version, t.c.expires_at).where(
-            t.c.key == key, _live(t, now)
-        )
+        return sa.select(t.c.value, t.c.version, t.c.expires_at).where(*self._live_key())
+
+    def _live_key(self) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+        t = self.table
+        now = sa.bindparam("now", type_=t.c.expires_at.type)
+        live = sa.or_(t.c.expires_at.is_(None), t.c.expires_at > now)
+        return t.c.key == sa.bindparam("key", type_=t.c.key.type), live
 
     def lock_row(self, key: str) -> sa.Select[Any]:
         """The row, live or not, locked for the rest of the transaction (where possible)."""
@@ -374,9 +380,10 @@ class Statements:
         t = self.table
         return sa.select(t.c.key, t.c.value).where(t.c.key.in_(keys), _live(t, now))
 
-    def exists(self, key: str, now: int) -> sa.Select[Any]:
-        t = self.table
-        return sa.select(t.c.expires_at).where(t.c.key == key, _live(t, now))
+    @functools.cached_property
+    def exists(self) -> sa.Select[Any]:
+        """Whether ``:key`` is live at ``:now``; built once."""
+        return sa.select(self.table.c.expires_at).where(*self._live_key())
 
     def keys_page(self, prefix: str, after: str | None, now: int, limit: int) -> sa.Select[Any]:
         t = self.table

@@ -198,7 +198,7 @@ class AsyncSQLStore(AsyncStoreBase):
     async def get_entry(self, key: str) -> Entry | None:
         validate_key(key)
         async with self._reading() as conn:
-            row = (await conn.execute(self._sql.get(key, self._now()))).first()
+            row = (await conn.execute(self._sql.get, {"key": key, "now": self._now()})).first()
         if row is None:
             return None
         return entry_from(self._codec.decode(row.value, key=key), row.version, row.expires_at)
@@ -206,14 +206,15 @@ class AsyncSQLStore(AsyncStoreBase):
     async def exists(self, key: str) -> bool:
         validate_key(key)
         async with self._reading() as conn:
-            row = (await conn.execute(self._sql.exists(key, self._now()))).first()
+            row = (await conn.execute(self._sql.exists, {"key": key, "now": self._now()})).first()
         return row is not None
 
     async def ttl(self, key: str) -> float | None:
         validate_key(key)
         async with self._reading() as conn:
             now = self._clock.now()
-            row = (await conn.execute(self._sql.exists(key, to_micros(now)))).first()
+            parameters = {"key": key, "now": to_micros(now)}
+            row = (await conn.execute(self._sql.exists, parameters)).first()
         if row is None:
             return None
         return remaining_ttl(from_micros(row.expires_at), now)

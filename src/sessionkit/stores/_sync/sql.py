@@ -199,7 +199,7 @@ class SQLStore(StoreBase):
     def get_entry(self, key: str) -> Entry | None:
         validate_key(key)
         with self._reading() as conn:
-            row = (conn.execute(self._sql.get(key, self._now()))).first()
+            row = (conn.execute(self._sql.get, {"key": key, "now": self._now()})).first()
         if row is None:
             return None
         return entry_from(self._codec.decode(row.value, key=key), row.version, row.expires_at)
@@ -207,14 +207,15 @@ class SQLStore(StoreBase):
     def exists(self, key: str) -> bool:
         validate_key(key)
         with self._reading() as conn:
-            row = (conn.execute(self._sql.exists(key, self._now()))).first()
+            row = (conn.execute(self._sql.exists, {"key": key, "now": self._now()})).first()
         return row is not None
 
     def ttl(self, key: str) -> float | None:
         validate_key(key)
         with self._reading() as conn:
             now = self._clock.now()
-            row = (conn.execute(self._sql.exists(key, to_micros(now)))).first()
+            parameters = {"key": key, "now": to_micros(now)}
+            row = (conn.execute(self._sql.exists, parameters)).first()
         if row is None:
             return None
         return remaining_ttl(from_micros(row.expires_at), now)
