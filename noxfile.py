@@ -47,6 +47,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite: sessionkit against its baselines, as ratios."""
-    session.install("-e", ".[all,dev]")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    """The benchmark suite: sessionkit against its baselines, as ratios; writes
+    docs/performance.json, the table in docs/performance.md and the scaling plot."""
+    session.install("-e", ".[all,dev,bench]")
+    session.run("python", "-m", "benchmarks", "--write-docs", *session.posargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 from typing import Any
 
@@ -106,3 +107,43 @@ def test_undecodable_stored_bytes_are_corrupt_value(codec: JSONCodec, data: byte
 def test_check_value_returns_a_dict() -> None:
     assert check_value(OrderedDict(a=1)) == {"a": 1}
     assert type(check_value(OrderedDict(a=1))) is dict
+
+
+def test_encode_and_copy_gives_the_bytes_and_a_private_copy(codec: JSONCodec) -> None:
+    value = {"t": (1, 2), "nested": {"a": [1]}}
+    data, copy = codec.encode_and_copy(value)
+    assert data == codec.encode(value)
+    assert copy == codec.decode(data, key="k") == {"t": [1, 2], "nested": {"a": [1]}}
+    copy["nested"]["a"].append(2)
+    assert value["nested"]["a"] == [1]
+
+
+def test_encode_and_copy_checks_like_encode(codec: JSONCodec) -> None:
+    with pytest.raises(SerializationError):
+        codec.encode_and_copy({"bad": float("nan")})
+    with pytest.raises(PayloadTooLarge):
+        JSONCodec(max_payload_bytes=10, use_orjson=codec.uses_orjson).encode_and_copy(
+            {"long": "x" * 20}
+        )
+
+
+def test_subclasses_of_json_types_are_accepted_by_both_encoders(codec: JSONCodec) -> None:
+    # Tried: enums built on int and str, and nested dict/list subclasses. Both encoders
+    # write them as their base type, so both accept them, and they read back as that type.
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Colour(str, enum.Enum):
+        RED = "red"
+
+    class Tags(list):  # type: ignore[type-arg]
+        pass
+
+    value = {"level": Level.HIGH, "colour": Colour.RED, "nested": OrderedDict(t=Tags(["a"]))}
+    assert codec.decode(codec.encode(value), key="k") == {
+        "level": 3,
+        "colour": "red",
+        "nested": {"t": ["a"]},
+    }
+    with pytest.raises(SerializationError):
+        codec.encode({"level": enum.Enum("Plain", "A").A})  # a plain Enum is not JSON

@@ -34,9 +34,9 @@ def apply_update(
             f"the update function for key {key!r} returned {type(result).__name__}, "
             "not a mapping (did it forget to return the value?)"
         )
-    data = codec.encode(result)
     # Hand back what a reader will see (tuples as lists, a private copy), not fn's object.
-    return codec.decode(data, key=key), data
+    data, value = codec.encode_and_copy(result)
+    return value, data
 
 
 def merge_values(current: dict[str, Any] | None, patch: dict[str, Any]) -> dict[str, Any]:

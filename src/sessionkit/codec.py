@@ -88,6 +88,18 @@ def _check(value: object, depth: int) -> None:
                 error.path.append(f"[{index}]")
                 raise
         return
+    # Subclasses (an IntEnum, a StrEnum, an OrderedDict) encode as their base type with
+    # either encoder: accept them the same way, through the same checks.
+    if isinstance(value, dict):
+        _check(dict(value), depth)
+        return
+    if isinstance(value, (list, tuple)):
+        _check(list(value), depth)
+        return
+    for scalar in (int, float, str):  # (bool cannot be subclassed: handled above)
+        if isinstance(value, scalar):
+            _check(scalar(value), depth)
+            return
     raise _Invalid(f"{type(value).__name__} {value!r} is not JSON-compatible")
 
 
@@ -147,15 +159,30 @@ class JSONCodec:
 
     def encode(self, value: object) -> bytes:
         """Check ``value`` and encode it; raise before anything could be written."""
-        data = self._encode_fast(value) if self.uses_orjson else None
-        if data is None:
-            data = self._encode_checked(value)
-        if self.max_payload_bytes is not None and len(data) > self.max_payload_bytes:
-            raise PayloadTooLarge(len(data), self.max_payload_bytes)
+        found = self._encode_fast(value) if self.uses_orjson else None
+        data = self._encode_checked(value) if found is None else found[0]
+        self._check_size(data)
         return data
 
-    def _encode_fast(self, value: object) -> bytes | None:
-        """orjson's bytes if they read back equal to ``value``; else None (take the walk).
+    def encode_and_copy(self, value: object) -> tuple[bytes, dict[str, Any]]:
+        """:meth:`encode`, and what a reader of those bytes gets (a private copy, tuples as
+        lists), for a store that hands back what it wrote. On the fast path that copy is
+        the read-back the check made anyway: no second decode."""
+        found = self._encode_fast(value) if self.uses_orjson else None
+        if found is None:
+            data = self._encode_checked(value)
+            self._check_size(data)
+            return data, self._loads(data)
+        self._check_size(found[0])
+        return found
+
+    def _check_size(self, data: bytes) -> None:
+        if self.max_payload_bytes is not None and len(data) > self.max_payload_bytes:
+            raise PayloadTooLarge(len(data), self.max_payload_bytes)
+
+    def _encode_fast(self, value: object) -> tuple[bytes, dict[str, Any]] | None:
+        """orjson's bytes and their read-back, if it equals ``value``; else None (take the
+        walk).
 
         orjson rejects most bad values itself (non-str keys, ints beyond 64 bits, sets,
         objects, deep nesting) but coerces a few silently (NaN to null, a UUID to a str).
@@ -169,7 +196,8 @@ class JSONCodec:
             data: bytes = self._dumps(value)
         except TypeError:  # orjson.JSONEncodeError
             return None
-        return data if self._loads(data) == value else None
+        copy = self._loads(data)
+        return (data, copy) if copy == value else None
 
     def _encode_checked(self, value: object) -> bytes:
         checked = check_value(value)

@@ -135,9 +135,9 @@ class MemoryState:
             now = self.clock.now()
             slot = self._live(key, now)
             value = merge_values(None if slot is None else self._decode(key, slot), patch)
-            data = self.codec.encode(value)
+            data, merged = self.codec.encode_and_copy(value)
             self._write_modified(key, data, slot, now, ttl)
-            return self.codec.decode(data, key=key)
+            return merged
 
     def _write_modified(
         self, key: str, data: bytes, slot: _Slot | None, now: float, ttl: TTL | None
