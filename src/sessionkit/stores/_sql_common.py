@@ -312,7 +312,8 @@ def configure_sqlite(engine: sa.Engine | AsyncEngine) -> None:
 # -- statements -----------------------------------------------------------------------------
 
 
-def _live(table: sa.Table, now: int) -> sa.ColumnElement[bool]:
+def _live(table: sa.Table, now: int | sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Rows that never expire or expire after ``now`` (a value, a parameter or a column)."""
     return sa.or_(table.c.expires_at.is_(None), table.c.expires_at > now)
 
 
@@ -367,8 +368,7 @@ class Statements:
     def _live_key(self) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
         t = self.table
         now = sa.bindparam("now", type_=t.c.expires_at.type)
-        live = sa.or_(t.c.expires_at.is_(None), t.c.expires_at > now)
-        return t.c.key == sa.bindparam("key", type_=t.c.key.type), live
+        return t.c.key == sa.bindparam("key", type_=t.c.key.type), _live(t, now)
 
     def lock_row(self, key: str) -> sa.Select[Any]:
         """The row, live or not, locked for the rest of the transaction (where possible)."""
@@ -485,7 +485,7 @@ class Statements:
         (PyMySQL, asyncmy) then work unchanged.
         """
         t = self.table
-        live = sa.or_(t.c.expires_at.is_(None), t.c.expires_at > incoming.updated_at)
+        live = _live(t, incoming.updated_at)
         version = sa.case((live, t.c.version + _ONE), else_=_ONE)
         return version, sa.case((live, t.c.created_at), else_=incoming.created_at)
 
