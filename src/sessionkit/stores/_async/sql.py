@@ -1,7 +1,7 @@
 """The SQL store on SQLAlchemy Core: SQLite, PostgreSQL, MariaDB/MySQL.
 
-Statements, the table, driver choice and error mapping live in ``_sql_common``, once;
-this module is only the I/O around them.
+The table, statements, driver choice and error mapping live in the ``_sql`` package,
+once; this module is only the I/O around them.
 """
 
 from __future__ import annotations
@@ -20,25 +20,17 @@ from ...codec import JSONCodec, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
-from .._sql_common import (
-    DEFAULT_TABLE_NAME,
-    Row,
-    SQLOptions,
-    Statements,
-    chunk_rows,
-    entry_from,
-    expiry_from_now,
-    from_micros,
+from .._sql.engine import SQLOptions, make_engine
+from .._sql.errors import (
     is_already_exists,
     is_duplicate_key,
     is_retryable,
-    make_engine,
     mapped_errors,
-    new_expiry,
     run_app_function,
-    session_table,
-    to_micros,
 )
+from .._sql.schema import DEFAULT_TABLE_NAME, session_table
+from .._sql.statements import Row, Statements, chunk_rows
+from .._sql.timestamps import entry_from, expiry_from_now, from_micros, new_expiry, to_micros
 
 __all__ = ["AsyncSQLStore"]
 
