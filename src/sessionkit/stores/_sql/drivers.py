@@ -20,6 +20,8 @@ __all__ = [
     "SYNC_DRIVERS",
     "SYNC_ONLY",
     "check_driver_installed",
+    "choose_driver",
+    "explain_missing_driver",
     "missing_driver_message",
 ]
 
@@ -94,3 +96,29 @@ def check_driver_installed(drivername: str, *, asynchronous: bool) -> None:
         missing.insert(0, "greenlet")  # SQLAlchemy's asyncio layer runs on it
     if missing:
         raise ConfigurationError(missing_driver_message(drivername, missing))
+
+
+def choose_driver(backend: str, driver: str, *, asynchronous: bool) -> str:
+    """The driver a URL ``backend+driver`` gets in this mode: its own when it fits the
+    mode, else the mode's default (so one URL opens both the sync and the async store)."""
+    family = "mysql" if backend == "mariadb" else backend
+    wrong_mode = SYNC_ONLY if asynchronous else ASYNC_ONLY
+    if not driver or driver in wrong_mode:
+        return (ASYNC_DRIVERS if asynchronous else SYNC_DRIVERS)[family]
+    return driver
+
+
+def explain_missing_driver(url: str, *, asynchronous: bool) -> str | None:
+    """For the store registry: the one-sentence fix when opening ``url`` failed on an
+    import, or None if every module it needs is installed (the failure is another one)."""
+    scheme = url.split("://", 1)[0].lower()
+    backend, _, driver = scheme.partition("+")
+    backend = "postgresql" if backend == "postgres" else backend
+    if ("mysql" if backend == "mariadb" else backend) not in SYNC_DRIVERS:
+        return None
+    drivername = f"{backend}+{choose_driver(backend, driver, asynchronous=asynchronous)}"
+    try:
+        check_driver_installed(drivername, asynchronous=asynchronous)
+    except ConfigurationError as error:
+        return str(error)
+    return None

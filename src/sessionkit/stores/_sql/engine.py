@@ -6,10 +6,10 @@ in, so the sync SQLite path loads without greenlet.
 
 from __future__ import annotations
 
+import importlib
 import math
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from ...entry import to_seconds
 from ...errors import ConfigurationError
-from .drivers import ASYNC_DRIVERS, ASYNC_ONLY, SYNC_DRIVERS, SYNC_ONLY, check_driver_installed
+from .drivers import SYNC_DRIVERS, check_driver_installed, choose_driver
 from .schema import DEFAULT_TABLE_NAME
 
 if TYPE_CHECKING:
@@ -74,17 +74,18 @@ class EngineSpec:
     sqlite_file: bool
 
 
-_Engine = TypeVar("_Engine", "sa.Engine", "AsyncEngine")
-
-
-def make_engine(url: str, options: SQLOptions, factory: Callable[..., _Engine]) -> _Engine:
-    """Create the engine for a store URL with ``create_engine`` or ``create_async_engine``
-    (the factory also says which mode: one call site serves the sync and async stores)."""
-    asynchronous = factory.__name__ == "create_async_engine"
+def make_engine(url: str, options: SQLOptions, factory: str) -> Any:
+    """Create the engine for a store URL with ``factory``, ``"module:function"``: SQLAlchemy's
+    ``create_engine`` or ``create_async_engine`` (which also says the mode: one call site
+    serves the sync and async stores). The factory is imported only after the driver
+    check, so a missing greenlet is named here rather than failing SQLAlchemy's import."""
+    module_name, _, function_name = factory.partition(":")
+    asynchronous = function_name == "create_async_engine"
     spec = engine_spec(url, options, asynchronous=asynchronous)
     check_driver_installed(spec.url.drivername, asynchronous=asynchronous)
+    create = getattr(importlib.import_module(module_name), function_name)
     try:
-        engine = factory(spec.url, **spec.kwargs)
+        engine = create(spec.url, **spec.kwargs)
     except sa_exc.NoSuchModuleError:
         raise ConfigurationError(
             f"SQLAlchemy has no driver {spec.url.drivername!r}: see the URL table in "
@@ -110,9 +111,7 @@ def engine_spec(url: str, options: SQLOptions, *, asynchronous: bool) -> EngineS
     family = "mysql" if backend == "mariadb" else backend
     if family not in SYNC_DRIVERS:
         raise ConfigurationError(f"no SQL store for {backend!r} URLs")
-    wrong_mode = SYNC_ONLY if asynchronous else ASYNC_ONLY
-    if not driver or driver in wrong_mode:
-        driver = (ASYNC_DRIVERS if asynchronous else SYNC_DRIVERS)[family]
+    driver = choose_driver(backend, driver, asynchronous=asynchronous)
     parsed = parsed.set(drivername=f"{backend}+{driver}")
     kwargs: dict[str, Any] = {}
     connect_args: dict[str, Any] = {}
