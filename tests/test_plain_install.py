@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,17 @@ def plain(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> PlainInstall
         str(wheel),
     )
     return install
+
+
+def test_the_wheel_ships_the_lua_scripts(wheel: Path, plain: PlainInstall) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {Path(n).name for n in names if n.startswith("sessionkit/stores/_redis/lua/")}
+    lua = {"envelope", "set", "cas", "merge", "get_entry", "persist_if_exists"}
+    assert shipped == {f"{name}.lua" for name in lua}
+    out = plain.python(
+        "from sessionkit.stores._redis.scripts import SCRIPTS; print(sorted(SCRIPTS))"
+    )
+    assert out.strip() == str(sorted(lua - {"envelope"}))
 
 
 def test_the_demo_runs_twice_and_finds_the_first_runs_sessions(plain: PlainInstall) -> None:

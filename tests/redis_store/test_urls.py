@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sessionkit import ConfigurationError, open_store
-from sessionkit.stores._redis_common import match_pattern, parse_multi_host_url
+from sessionkit.stores._redis.keyspace import match_pattern
+from sessionkit.stores._redis.urls import parse_multi_host_url
 
 
 def test_a_sentinel_url_with_several_hosts_credentials_and_db() -> None:
