@@ -103,6 +103,8 @@ def engine_spec(url: str, options: SQLOptions, *, asynchronous: bool) -> EngineS
     named) the mode's default is, so one URL opens both the sync and the async store:
     ``postgresql+asyncpg://`` gives asyncpg to the async store and psycopg to the sync one.
     """
+    scheme, separator, rest = url.partition("://")
+    url = scheme.lower() + separator + rest  # schemes are case-insensitive (RFC 3986)
     try:
         parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     except sa_exc.ArgumentError as error:
