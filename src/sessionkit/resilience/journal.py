@@ -12,8 +12,6 @@ thread lock, because flock does not exclude threads sharing a descriptor), so pr
 sharing one path interleave whole records. A replay holds a second lock, on the cursor
 file ``<journal>.cursor``, taken without waiting: one replayer at a time, and everyone
 else keeps journaling meanwhile. No lock is ever held across an ``await``.
-
-The formats: :mod:`.journal_format` (records) and :mod:`.journal_cursor` (the cursor).
 """
 
 from __future__ import annotations
