@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - aiogram is an optional extra
 from benchmarks.payload import MANY, PATCH, SESSION, advance
 from benchmarks.runner import Pair, SuiteSkipped, server_answers, skip
 from sessionkit.codec import default_codec
-from sessionkit.stores._redis_common import SET
+from sessionkit.stores._redis.scripts import SET
 from sessionkit.stores.redis import AsyncRedisStore, RedisStore
 
 URL = os.environ.get("SESSIONKIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 import sessionkit
@@ -11,6 +14,7 @@ from sessionkit import (
     open_store,
 )
 from sessionkit.registry import redact_url, register_scheme
+from sessionkit.stores.sql import SQLStore
 
 
 def test_memory_urls_open_memory_stores() -> None:
@@ -59,3 +63,28 @@ def test_a_missing_driver_names_the_extra_to_install() -> None:
 def test_passwords_are_redacted() -> None:
     assert redact_url("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
     assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_a_driver_no_extra_brings_is_named_by_its_package() -> None:
+    # [postgres] brings psycopg 3 and asyncpg: psycopg2 is another package, named as such.
+    if importlib.util.find_spec("psycopg2") is not None:
+        pytest.skip("psycopg2 is installed here")
+    with pytest.raises(ConfigurationError) as raised:
+        open_store("postgresql+psycopg2://127.0.0.1/test")
+    assert str(raised.value) == "postgresql+psycopg2:// needs psycopg2: pip install psycopg2-binary"
+
+
+def test_an_unknown_sqlalchemy_driver_points_at_the_supported_ones() -> None:
+    with pytest.raises(ConfigurationError, match="SQLAlchemy has no driver 'sqlite\\+nosuch'"):
+        open_store("sqlite+nosuch:///x.db")
+
+
+@pytest.mark.parametrize("scheme", ["SQLite", "SQLITE"])
+def test_url_schemes_are_case_insensitive(scheme: str, tmp_path: Path) -> None:
+    for store in (
+        open_store(f"{scheme}:///{tmp_path}/s.db"),
+        SQLStore(f"{scheme}:///{tmp_path}/s.db"),
+    ):
+        store.set("k", {"n": 1})
+        assert store.get("k") == {"n": 1}
+        store.close()

@@ -28,7 +28,8 @@ from sessionkit import (
     open_store,
 )
 from sessionkit.cli import main
-from sessionkit.stores._sql_common import SQLOptions, Statements, engine_spec
+from sessionkit.stores._sql.engine import SQLOptions, engine_spec
+from sessionkit.stores._sql.statements import Statements
 from sessionkit.stores.sql import AsyncSQLStore, SQLStore, metadata, session_table
 from tests.backends.sql import (
     ASYNCPG_URL,

@@ -34,6 +34,10 @@ class _Backend:
     sync: str  # "module:Class"; the class has a from_url(url, **options) classmethod
     async_: str
     extra: str | None  # the pip extra that brings its driver, if any
+    # "module:function(url, *, asynchronous) -> str | None": the one-sentence fix for an
+    # import that failed (None: the generic message). The module must import without the
+    # backend's drivers.
+    explain_missing: str | None = None
 
 
 _MEMORY = _Backend(
@@ -45,7 +49,12 @@ _REDIS = _Backend(
 
 
 def _sql(extra: str) -> _Backend:
-    return _Backend("sessionkit.stores.sql:SQLStore", "sessionkit.stores.sql:AsyncSQLStore", extra)
+    return _Backend(
+        "sessionkit.stores.sql:SQLStore",
+        "sessionkit.stores.sql:AsyncSQLStore",
+        extra,
+        "sessionkit.stores._sql.drivers:explain_missing_driver",
+    )
 
 
 # A scheme "a+b" that is not listed falls back to "a" (postgresql+asyncpg -> postgresql).
@@ -100,7 +109,9 @@ def redact_url(url: str) -> str:
 def _open(url: str, options: dict[str, Any], *, asynchronous: bool) -> object:
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(f"a store URL looks like 'scheme://...', not {url!r}")
-    scheme = url.split("://", 1)[0].lower()
+    written_scheme, rest = url.split("://", 1)
+    scheme = written_scheme.lower()  # schemes are case-insensitive (RFC 3986, 3.1)
+    url = f"{scheme}://{rest}"
     backend = _BACKENDS.get(scheme) or _BACKENDS.get(scheme.split("+", 1)[0])
     if backend is None:
         known = ", ".join(sorted(_BACKENDS))
@@ -112,13 +123,22 @@ def _open(url: str, options: dict[str, Any], *, asynchronous: bool) -> object:
         _check_options(store_class, scheme, options)
         return store_class.from_url(url, **options)
     except ImportError as error:
-        missing = error.name or str(error)
-        hint = (
-            f"pip install 'sessionkit[{backend.extra}]'" if backend.extra else "check the install"
-        )
-        raise ConfigurationError(
-            f"{scheme}:// needs {missing!r}, which is not installed: {hint}"
-        ) from error
+        message = _missing_module(backend, scheme, url, error, asynchronous)
+        raise ConfigurationError(message) from error
+
+
+def _missing_module(
+    backend: _Backend, scheme: str, url: str, error: ImportError, asynchronous: bool
+) -> str:
+    if backend.explain_missing is not None:
+        module_name, function_name = backend.explain_missing.split(":")
+        explain = getattr(importlib.import_module(module_name), function_name)
+        explained: str | None = explain(url, asynchronous=asynchronous)
+        if explained is not None:
+            return explained
+    missing = error.name or str(error)
+    hint = f"pip install 'sessionkit[{backend.extra}]'" if backend.extra else "check the install"
+    return f"{scheme}:// needs {missing!r}, which is not installed: {hint}"
 
 
 def _check_options(store_class: type, scheme: str, options: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from redis import exceptions as rx
 
 from sessionkit import BackendError, ConfigurationError, CorruptValue, StoreUnavailable
 from sessionkit.errors import PayloadTooLarge
-from sessionkit.stores._redis_common import store_error
+from sessionkit.stores._redis.errors import store_error
 
 TRANSIENT = [
     rx.ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused."),

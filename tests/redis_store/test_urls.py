@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sessionkit import ConfigurationError, open_store
-from sessionkit.stores._redis_common import match_pattern, parse_multi_host_url
+from sessionkit.stores._redis.keyspace import match_pattern
+from sessionkit.stores._redis.urls import parse_multi_host_url
+from sessionkit.stores.redis import RedisStore
+from tests import redis_servers
 
 
 def test_a_sentinel_url_with_several_hosts_credentials_and_db() -> None:
@@ -56,3 +59,27 @@ def test_a_bad_url_through_the_registry_is_a_configuration_error() -> None:
 
 def test_scan_patterns_take_prefix_characters_literally() -> None:
     assert match_pattern("a*b?[c]\\:") == "a\\*b\\?\\[c\\]\\\\:*"
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/sessions", "rediss://h/x", "redis://h/1x"])
+def test_a_db_that_is_not_a_number_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"the path of a rediss?:// URL is the db number"):
+        open_store(url)
+
+
+@pytest.mark.parametrize("url", ["redis://h:6379", "redis://h:6379/", "redis://h:6379/15"])
+def test_an_empty_or_numeric_db_is_accepted(url: str) -> None:
+    open_store(url).close()  # no connection is made until the first call
+
+
+def test_url_schemes_are_case_insensitive() -> None:
+    redis_servers.redis_server_binary()
+    url = redis_servers.standalone().url.replace("redis://", "Redis://")
+    for store in (
+        open_store(url, prefix="sktest:case:"),
+        RedisStore(url=url, prefix="sktest:case:"),
+    ):
+        store.set("k", {"n": 1})
+        assert store.get("k") == {"n": 1}
+        store.purge("")
+        store.close()

@@ -38,7 +38,7 @@ from ._sync.fallback import WithFallback
 from ._sync.retrying import Retrying
 from .breaker_state import BreakerState, State
 from .events import Event, ResilienceObserver, key_digest
-from .journal import Damage, ReplayReport
+from .journal_format import Damage, ReplayReport
 from .retry_policy import IDEMPOTENT_OPERATIONS, RetryPolicy
 
 __all__ = [

@@ -1,306 +1,47 @@
 """The fallback journal: an append-only JSONL file of the writes a primary store missed.
 
 Everything here is free of store I/O, so the sync and the async
-:class:`~sessionkit.resilience.WithFallback` share it: the record format, the file (lock,
-append, fsync, torn-line detection, truncation), this process's view of the file (the
-:class:`Overlay` that answers reads during an outage) and the replay cursor.
-
-File format, one JSON object per line, UTF-8, ``\\n``-terminated::
-
-    {"sessionkit_journal":1,"generation":"5c0e..."}                        (header)
-    {"id":"9f1c...","at":1700000000.5,"op":"set","key":"k","value":{...},"expires_at":null}
-    {"id":"...","at":...,"op":"merge","key":"k","value":{patch},"expires_at":null,"keep_expiry":true}
-    {"id":"...","at":...,"op":"delete","key":"k"}
-
-``op`` is one of set, create, merge, delete, touch, set_many (``items`` instead of
-``key``/``value``). ``expires_at`` is an absolute instant (seconds since the epoch) or
-null for never; ``keep_expiry`` marks a merge that keeps the entry's expiry. A journal
-records *effects*, never functions: an ``update`` made during an outage is journaled as
-the ``set`` of its result, so every record gives the same store when applied twice in a
-row. That is what makes a replay safe to restart.
+:class:`~sessionkit.resilience.WithFallback` share it. This module is the file (lock,
+append, fsync, torn-line detection, truncation) and its replay bookkeeping; the record
+format is in :mod:`.journal_format`, the cursor's in :mod:`.journal_cursor`, and the
+:class:`~.outage.Overlay` (this process's view of the file, which answers reads during
+an outage) in :mod:`.outage`.
 
 Concurrency: every read and append holds ``flock(LOCK_EX)`` on the journal file (and a
 thread lock, because flock does not exclude threads sharing a descriptor), so processes
 sharing one path interleave whole records. A replay holds a second lock, on the cursor
 file ``<journal>.cursor``, taken without waiting: one replayer at a time, and everyone
 else keeps journaling meanwhile. No lock is ever held across an ``await``.
-
-The cursor file, one line each, ``\n``-terminated::
-
-    generation 5c0e...          (the journal generation it belongs to)
-    9f1c...                     (a record the primary acknowledged)
-    a0b1... lost "k"            (an acknowledged create that lost the conflict rule: the
-                                 key's later records in this generation are dropped)
-
-A cursor line is one ``write()``; with ``fsync=True`` it is fsynced before the replay
-applies the next record, so even a power loss re-applies at most the one record whose
-line was not yet durable.
 """
 
 from __future__ import annotations
 
-import copy
 import errno
 import fcntl
 import json
 import os
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
-
-import attrs
+from typing import TypeVar
 
 from ..errors import ConfigurationError, StoreClosed, StoreUnavailable
 from .events import Emitter, Event
+from .journal_cursor import applied_line, cursor_path, generation_line, read_cursor
+from .journal_format import FORMAT, HEADER_FIELD, Damage, Record, compact_json, parse_record
+from .outage import Overlay
 
-__all__ = [
-    "Damage",
-    "Journal",
-    "KeyView",
-    "Overlay",
-    "Record",
-    "ReplayReport",
-    "parse_record",
-]
+__all__ = ["Journal"]
 
-FORMAT = 1
-_HEADER_FIELD = "sessionkit_journal"
-_OPS = frozenset({"set", "create", "merge", "delete", "touch", "set_many"})
 _T = TypeVar("_T")
 _APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-#: Op ids are uuid4 hex when sessionkit writes them; any id without whitespace is read,
-#: so that a cursor line (``<id>`` or ``<id> lost <key>``) stays unambiguous.
-_OP_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)
 #: Appended after a torn fragment (a line that lost its end) by the next append: the
 #: fragment can never parse as a record afterwards, even one that lost only its newline,
 #: so a torn record is reported once and never replayed, whichever process looks.
 _SEAL = b" <torn>\n"
 _CLOSED_FD = -1
-
-
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-@attrs.frozen
-class Record:
-    """One journaled write."""
-
-    op_id: str
-    op: str
-    key: str  # "" for set_many
-    at: float
-    value: dict[str, Any] | None = None  # set/create: the value; merge: the patch
-    items: dict[str, dict[str, Any]] | None = None  # set_many
-    expires_at: float | None = None
-    keep_expiry: bool = False
-
-    @classmethod
-    def new(cls, op: str, key: str, at: float, **fields: Any) -> Record:
-        return cls(uuid.uuid4().hex, op, key, at, **fields)
-
-    def touched_keys(self) -> list[str]:
-        return list(self.items) if self.items is not None else [self.key]
-
-    def to_line(self) -> bytes:
-        obj: dict[str, Any] = {"id": self.op_id, "at": self.at, "op": self.op}
-        if self.op == "set_many":
-            obj["items"] = self.items
-        else:
-            obj["key"] = self.key
-        if self.op in ("set", "create", "merge"):
-            obj["value"] = self.value
-        if self.op != "delete":
-            obj["expires_at"] = self.expires_at
-        if self.keep_expiry:
-            obj["keep_expiry"] = True
-        return _dumps(obj) + b"\n"
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return float(value)
-
-
-def parse_record(obj: object) -> Record:
-    """A :class:`Record` from a decoded journal line; ``ValueError`` if it is not one."""
-    if not isinstance(obj, dict):
-        raise ValueError("a record is a JSON object")
-    op, op_id = obj.get("op"), obj.get("id")
-    if op not in _OPS:
-        raise ValueError(f"unknown operation {op!r}")
-    if not isinstance(op_id, str) or not _OP_ID.fullmatch(op_id):
-        raise ValueError(f"bad operation id {op_id!r}")
-    expires = obj.get("expires_at")
-    fields: dict[str, Any] = {
-        "expires_at": None if expires is None else _number(expires),
-        "keep_expiry": obj.get("keep_expiry") is True,
-    }
-    if op == "set_many":
-        items = obj.get("items")
-        if not isinstance(items, dict) or not all(isinstance(v, dict) for v in items.values()):
-            raise ValueError("set_many needs an object of objects")
-        fields["items"] = items
-        key: object = ""
-    else:
-        key = obj.get("key")
-    if not isinstance(key, str):
-        raise ValueError("a record needs a key")
-    if op in ("set", "create", "merge"):
-        value = obj.get("value")
-        if not isinstance(value, dict):
-            raise ValueError(f"{op} needs a value object")
-        fields["value"] = value
-    return Record(op_id, op, key, _number(obj.get("at")), **fields)
-
-
-# -- the overlay: what the journal says about each key --------------------------------------
-
-
-@attrs.frozen
-class KeyView:
-    """What the journal knows about one key.
-
-    ``complete``: ``value`` is the whole value (``None``: known to be absent). Otherwise
-    ``value`` holds only the fields merged during the outage, over a value the journal has
-    never seen (the entry exists, since a merge creates it). ``version`` is ``None`` when
-    the primary's version is unknown.
-    """
-
-    value: dict[str, Any] | None
-    complete: bool
-    expires_at: float | None = None
-    expiry_known: bool = True
-    version: int | None = None
-
-    @property
-    def absent(self) -> bool:
-        return self.complete and self.value is None
-
-
-_ABSENT = KeyView(None, True)
-
-
-class Overlay:
-    """Every key the journal mentions, with what it says about it, in journal order."""
-
-    def __init__(self, default_ttl: float | None) -> None:
-        self.default_ttl = default_ttl
-        self._views: dict[str, KeyView] = {}
-        #: Keys with a record that left their value unknown (a touch of an unseen key).
-        self._touched: set[str] = set()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._views or key in self._touched
-
-    def view(self, key: str, now: float) -> KeyView | None:
-        """The journal's view of ``key`` at ``now``; ``None`` if it knows nothing."""
-        view = self._views.get(key)
-        if view is None:
-            return None
-        if view.expiry_known and view.expires_at is not None and view.expires_at <= now:
-            return _ABSENT
-        return view
-
-    def apply(self, record: Record) -> None:
-        """Fold one record in (at the instant it was journaled)."""
-        for key in record.touched_keys():
-            self._apply_one(key, record)
-
-    def _apply_one(self, key: str, record: Record) -> None:
-        before = self.view(key, record.at)
-        op = record.op
-        if op == "delete":
-            self._views[key] = _ABSENT
-        elif op in ("set", "set_many") or (op == "create" and not _present(before)):
-            value = record.items[key] if record.items is not None else record.value
-            self._views[key] = KeyView(value, True, record.expires_at, True, _next_version(before))
-        elif op == "merge":
-            self._views[key] = self._merged(before, record)
-        elif op == "touch":
-            if before is None:
-                self._touched.add(key)
-            elif not before.absent:
-                self._views[key] = attrs.evolve(
-                    before, expires_at=record.expires_at, expiry_known=True
-                )
-
-    def _merged(self, before: KeyView | None, record: Record) -> KeyView:
-        patch = record.value or {}
-        if before is None or before.absent:
-            fields = dict(patch)
-        else:
-            fields = {**(before.value or {}), **patch}
-        if not record.keep_expiry:
-            expires_at, known = record.expires_at, True
-        elif before is not None and before.absent:  # a new entry gets the default TTL
-            known = True
-            expires_at = None if self.default_ttl is None else record.at + self.default_ttl
-        elif before is not None:
-            expires_at, known = before.expires_at, before.expiry_known
-        else:
-            expires_at, known = None, False
-        complete = before is not None and before.complete
-        return KeyView(fields, complete, expires_at, known, _next_version(before))
-
-
-def _present(view: KeyView | None) -> bool:
-    return view is not None and not view.absent
-
-
-def _next_version(before: KeyView | None) -> int | None:
-    if before is None or not before.complete:
-        return None
-    if before.absent:
-        return 1
-    return None if before.version is None else before.version + 1
-
-
-def copy_value(value: dict[str, Any]) -> dict[str, Any]:
-    """A private copy for a caller: nothing returned is shared with the overlay."""
-    return copy.deepcopy(value)
-
-
-# -- damage and reports -------------------------------------------------------------------
-
-
-@attrs.frozen
-class Damage:
-    """A journal line that could not be read: a torn append (crash mid-write) or garbage."""
-
-    offset: int
-    length: int
-    reason: str
-
-
-@attrs.frozen
-class ReplayReport:
-    """What one replay did."""
-
-    #: Records applied to the primary.
-    applied: int = 0
-    #: Records dropped by the conflict rule (a journaled create whose key the primary
-    #: already held with another value, and that key's later records in the same
-    #: journal generation, however many replays it takes).
-    conflicts: int = 0
-    #: Records the primary refused (say, over its payload limit); skipped, not retried.
-    rejected: int = 0
-    #: Unreadable lines found in the journal, skipped.
-    damaged: tuple[Damage, ...] = ()
-    #: Whether the journal was fully replayed and truncated. False when the primary
-    #: failed again, or when another replay (task, thread or process) holds the cursor.
-    completed: bool = False
-    #: True when the journal could not be emptied although the primary may well answer:
-    #: another replay holds the cursor, or writers kept appending faster than it applied.
-    busy: bool = False
-
-
-# -- the file -----------------------------------------------------------------------------
 
 
 class Journal:
@@ -332,7 +73,7 @@ class Journal:
             ) from error
         if fsync:  # make the new file's directory entry durable too
             _fsync_directory(self.path.parent)
-        self._cursor_path = self.path.with_name(self.path.name + ".cursor")
+        self._cursor_path = cursor_path(self.path)
         self._cursor_fd: int | None = None
         self._mutex = threading.Lock()
         self._replay_mutex = threading.Lock()
@@ -443,10 +184,10 @@ class Journal:
                 offset, len(line), "torn: ended by a later append" if sealed else "not valid JSON"
             )
             return
-        if offset == 0 and isinstance(obj, dict) and _HEADER_FIELD in obj:
-            if obj.get(_HEADER_FIELD) != FORMAT:
+        if offset == 0 and isinstance(obj, dict) and HEADER_FIELD in obj:
+            if obj.get(HEADER_FIELD) != FORMAT:
                 raise ConfigurationError(
-                    f"{str(self.path)!r} is a journal of format {obj.get(_HEADER_FIELD)!r}; "
+                    f"{str(self.path)!r} is a journal of format {obj.get(HEADER_FIELD)!r}; "
                     f"this sessionkit reads format {FORMAT}"
                 )
             self.generation = str(obj.get("generation", ""))
@@ -499,8 +240,8 @@ class Journal:
         size = os.fstat(self._fd).st_size
         prefix = b""
         if size == 0:
-            header = {_HEADER_FIELD: FORMAT, "generation": uuid.uuid4().hex}
-            prefix = _dumps(header) + b"\n"
+            header = {HEADER_FIELD: FORMAT, "generation": uuid.uuid4().hex}
+            prefix = compact_json(header) + b"\n"
         elif os.pread(self._fd, 1, size - 1) != b"\n":
             prefix = _SEAL  # end a torn fragment, so that our record stays whole
         _write_all(self._fd, prefix + record.to_line())
@@ -557,18 +298,13 @@ class Journal:
         if self._cursor_generation == self.generation:
             return
         size = os.fstat(self._cursor_fd).st_size
-        lines = os.pread(self._cursor_fd, size, 0).split(b"\n") if size else []
-        complete = lines[:-1]  # a last line without newline was torn: that record reapplies
-        self._applied, self._lost = set(), set()
-        if complete and complete[0].decode(errors="replace") == f"generation {self.generation}":
-            for line in complete[1:]:
-                op_id, _, lost = line.decode(errors="replace").partition(" lost ")
-                self._applied.add(op_id)
-                if lost:
-                    self._lost.add(_cursor_key(lost))
+        read = read_cursor(os.pread(self._cursor_fd, size, 0) if size else b"", self.generation)
+        if read is not None:
+            self._applied, self._lost = read
         else:  # a cursor of an older journal, or none: start afresh
+            self._applied, self._lost = set(), set()
             os.ftruncate(self._cursor_fd, 0)
-            self._write_cursor(f"generation {self.generation}\n".encode())
+            self._write_cursor(generation_line(self.generation))
         self._cursor_generation = self.generation
 
     def _write_cursor(self, line: bytes) -> None:
@@ -585,13 +321,10 @@ class Journal:
         it (the decision is in the same cursor line as the record, so it is durable
         exactly when the record counts as applied).
         """
-        line = record.op_id
-        if lost:
-            line += " lost " + json.dumps(record.key, ensure_ascii=True)
         with self._mutex:
             self._check_open()  # close() during a replay: never write to a reused fd
             with self._file_errors():
-                self._write_cursor(line.encode() + b"\n")
+                self._write_cursor(applied_line(record, lost=lost))
             self._applied.add(record.op_id)
             if lost:
                 self._lost.add(record.key)
@@ -625,13 +358,6 @@ class Journal:
             os.close(fd)
             if cursor_fd is not None:
                 os.close(cursor_fd)  # releases the replay's flock too
-
-
-def _cursor_key(text: str) -> str:
-    key = json.loads(text)  # written by json.dumps: a damaged line is a bug, not data
-    if not isinstance(key, str):
-        raise ValueError(f"bad cursor line: lost {text!r}")
-    return key
 
 
 def _fsync_directory(directory: Path) -> None:

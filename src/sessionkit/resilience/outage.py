@@ -1,7 +1,7 @@
 """What each operation does while the primary is unavailable: shared by the sync and the
 async :class:`~sessionkit.resilience.WithFallback`, with no I/O of its own.
 
-Writes become journal records, decided against the :class:`~.journal.Overlay` (the
+Writes become journal records, decided against the :class:`Overlay` (the
 journal's view of each key) under the journal lock, so the answer a caller gets and the
 record appended agree even with several writers. Input is checked before anything is
 decided, exactly as a store checks it: bad input raises and nothing is journaled.
@@ -20,19 +20,141 @@ What the journal cannot know it does not invent:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
+
+import attrs
 
 from .._update import apply_update, starting_value
 from ..codec import JSONCodec
 from ..entry import TTL, Entry, UpdateFunction, expiry_instant, remaining_ttl, to_seconds
 from ..errors import StoreUnavailable
 from ..keys import validate_key, validate_keys
-from .journal import KeyView, Overlay, Record, copy_value
+from .journal_format import Record
 
-__all__ = ["UNKNOWN_TTL", "Decision", "OutageRules", "primary_default_ttl"]
+__all__ = [
+    "UNKNOWN_TTL",
+    "Decision",
+    "KeyView",
+    "OutageRules",
+    "Overlay",
+    "copy_value",
+    "primary_default_ttl",
+]
 
 _T = TypeVar("_T")
+
+
+# -- the overlay: what the journal says about each key --------------------------------------
+# The Journal keeps one up to date as it reads the file; the rules below decide against it.
+
+
+@attrs.frozen
+class KeyView:
+    """What the journal knows about one key.
+
+    ``complete``: ``value`` is the whole value (``None``: known to be absent). Otherwise
+    ``value`` holds only the fields merged during the outage, over a value the journal has
+    never seen (the entry exists, since a merge creates it). ``version`` is ``None`` when
+    the primary's version is unknown.
+    """
+
+    value: dict[str, Any] | None
+    complete: bool
+    expires_at: float | None = None
+    expiry_known: bool = True
+    version: int | None = None
+
+    @property
+    def absent(self) -> bool:
+        return self.complete and self.value is None
+
+
+_ABSENT = KeyView(None, True)
+
+
+class Overlay:
+    """Every key the journal mentions, with what it says about it, in journal order."""
+
+    def __init__(self, default_ttl: float | None) -> None:
+        self.default_ttl = default_ttl
+        self._views: dict[str, KeyView] = {}
+        #: Keys with a record that left their value unknown (a touch of an unseen key).
+        self._touched: set[str] = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._views or key in self._touched
+
+    def view(self, key: str, now: float) -> KeyView | None:
+        """The journal's view of ``key`` at ``now``; ``None`` if it knows nothing."""
+        view = self._views.get(key)
+        if view is None:
+            return None
+        if view.expiry_known and view.expires_at is not None and view.expires_at <= now:
+            return _ABSENT
+        return view
+
+    def apply(self, record: Record) -> None:
+        """Fold one record in (at the instant it was journaled)."""
+        for key in record.touched_keys():
+            self._apply_one(key, record)
+
+    def _apply_one(self, key: str, record: Record) -> None:
+        before = self.view(key, record.at)
+        op = record.op
+        if op == "delete":
+            self._views[key] = _ABSENT
+        elif op in ("set", "set_many") or (op == "create" and not _present(before)):
+            value = record.items[key] if record.items is not None else record.value
+            self._views[key] = KeyView(value, True, record.expires_at, True, _next_version(before))
+        elif op == "merge":
+            self._views[key] = self._merged(before, record)
+        elif op == "touch":
+            if before is None:
+                self._touched.add(key)
+            elif not before.absent:
+                self._views[key] = attrs.evolve(
+                    before, expires_at=record.expires_at, expiry_known=True
+                )
+
+    def _merged(self, before: KeyView | None, record: Record) -> KeyView:
+        patch = record.value or {}
+        if before is None or before.absent:
+            fields = dict(patch)
+        else:
+            fields = {**(before.value or {}), **patch}
+        if not record.keep_expiry:
+            expires_at, known = record.expires_at, True
+        elif before is not None and before.absent:  # a new entry gets the default TTL
+            known = True
+            expires_at = None if self.default_ttl is None else record.at + self.default_ttl
+        elif before is not None:
+            expires_at, known = before.expires_at, before.expiry_known
+        else:
+            expires_at, known = None, False
+        complete = before is not None and before.complete
+        return KeyView(fields, complete, expires_at, known, _next_version(before))
+
+
+def _present(view: KeyView | None) -> bool:
+    return view is not None and not view.absent
+
+
+def _next_version(before: KeyView | None) -> int | None:
+    if before is None or not before.complete:
+        return None
+    if before.absent:
+        return 1
+    return None if before.version is None else before.version + 1
+
+
+def copy_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A private copy for a caller: nothing returned is shared with the overlay."""
+    return copy.deepcopy(value)
+
+
+# -- the rules ------------------------------------------------------------------------------
 
 #: Given the overlay and "now": the record to append (or None) and the caller's answer.
 Decision = Callable[[Overlay, float], tuple[Record | None, _T]]

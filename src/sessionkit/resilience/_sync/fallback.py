@@ -23,8 +23,9 @@ from ...errors import (
 from ...keys import validate_key, validate_prefix
 from .._types import Operation
 from ..events import Emitter, Event, ResilienceObserver, key_digest
-from ..journal import Journal, KeyView, Overlay, Record, ReplayReport
-from ..outage import UNKNOWN_TTL, Decision, OutageRules, primary_default_ttl
+from ..journal import Journal
+from ..journal_format import Record, ReplayReport
+from ..outage import UNKNOWN_TTL, Decision, KeyView, OutageRules, Overlay, primary_default_ttl
 
 __all__ = ["WithFallback"]
 

@@ -1,17 +1,16 @@
 """The SQL store on SQLAlchemy Core: SQLite, PostgreSQL, MariaDB/MySQL.
 
-Statements, the table, driver choice and error mapping live in ``_sql_common``, once;
-this module is only the I/O around them.
+The table, statements, driver choice and error mapping live in the ``_sql`` package,
+once; this module is only the I/O around them.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..._async.base import AsyncStoreBase
 from ..._update import apply_update, merge_values, starting_value
@@ -20,30 +19,31 @@ from ...codec import JSONCodec, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
-from .._sql_common import (
-    DEFAULT_TABLE_NAME,
-    Row,
-    SQLOptions,
-    Statements,
-    chunk_rows,
-    entry_from,
-    expiry_from_now,
-    from_micros,
+from .._sql.engine import SQLOptions, make_engine
+from .._sql.errors import (
     is_already_exists,
     is_duplicate_key,
     is_retryable,
-    make_engine,
     mapped_errors,
-    new_expiry,
     run_app_function,
-    session_table,
-    to_micros,
 )
+from .._sql.schema import DEFAULT_TABLE_NAME, session_table
+from .._sql.statements import Row, Statements, chunk_rows
+from .._sql.timestamps import entry_from, expiry_from_now, from_micros, new_expiry, to_micros
+
+if TYPE_CHECKING:  # at run time imported on first use: the asyncio layer needs greenlet
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["AsyncSQLStore"]
 
 # compute(current value or None) -> (value to return, bytes to store)
 _Compute = Callable[[dict[str, Any] | None], tuple[dict[str, Any], bytes]]
+
+
+def _is_engine(engine: object) -> bool:
+    from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: PLC0415 (see TYPE_CHECKING)
+
+    return isinstance(engine, AsyncEngine)
 
 
 class AsyncSQLStore(AsyncStoreBase):
@@ -97,9 +97,10 @@ class AsyncSQLStore(AsyncStoreBase):
         self._codec = codec
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
         if isinstance(engine, str):
-            self._engine = make_engine(engine, self._options, create_async_engine)
+            factory = "sqlalchemy.ext.asyncio:create_async_engine"
+            self._engine: AsyncEngine = make_engine(engine, self._options, factory)
             self._owns_engine = True
-        elif isinstance(engine, AsyncEngine):
+        elif _is_engine(engine):
             self._engine = engine
             self._owns_engine = False
         else:

@@ -2,7 +2,7 @@
 """The Redis store (standalone, TLS, unix socket, Sentinel, Cluster) on redis-py.
 
 Only I/O lives here; key layout, Lua, envelopes, URL parsing and error mapping are in
-:mod:`sessionkit.stores._redis_common`, shared with the generated sync twin.
+the :mod:`sessionkit.stores._redis` package, shared with the generated sync twin.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError
 
 from ..._sync.base import StoreBase
 from ..._update import apply_update, starting_value
@@ -26,27 +25,12 @@ from ...codec import JSONCodec, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
-from .._redis_common import (
-    CAS,
-    DEFAULT_PREFIX,
-    GET_ENTRY,
-    MERGE,
-    PERSIST_IF_EXISTS,
-    REDIS_ERRORS,
-    SET,
-    LuaScript,
-    decode_value,
-    envelope,
-    expires_at_from,
-    match_pattern,
-    open_envelope,
-    parse_multi_host_url,
-    patch_arguments,
-    remaining_from_pttl,
-    store_error,
-    store_key,
-    ttl_ms,
-)
+from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
+from .._redis.errors import REDIS_ERRORS, store_error
+from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key
+from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
+from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
+from .._redis.urls import checked_url, parse_multi_host_url
 
 __all__ = ["RedisStore"]
 
@@ -113,6 +97,9 @@ class RedisStore(StoreBase):
         assert client is not None
         self._client: Any = client  # redis-py's typing of command results is too loose
         self._cluster = isinstance(client, RedisCluster)
+        # redis-py Script objects: EVALSHA, and on NOSCRIPT (first use on a server, a
+        # SCRIPT FLUSH, a restart, a failover) SCRIPT LOAD and EVALSHA again.
+        self._scripts = {name: client.register_script(s.source) for name, s in SCRIPTS.items()}
         # redis's cluster client discovers the topology on first use, and tasks that
         # race into that first use can have connections closed under them (redis-py 8.1):
         # the store discovers it once, before any command. Sync cluster clients do it in
@@ -131,7 +118,7 @@ class RedisStore(StoreBase):
         settings.setdefault("retry", Retry(NoBackoff(), 0))
         if settings["max_connections"] is None:
             del settings["max_connections"]
-        scheme = url.split("://", 1)[0].lower()
+        scheme, url = checked_url(url)
         try:
             if scheme in ("redis", "rediss", "unix") and "max_connections" in settings:
                 # A bounded pool makes callers wait (up to the connect timeout) for a free
@@ -150,7 +137,7 @@ class RedisStore(StoreBase):
                     password=parsed.password,
                     **settings,
                 )
-            elif scheme == "redis+sentinel":
+            else:  # redis+sentinel (checked_url let no other scheme through)
                 parsed = parse_multi_host_url(url)
                 sentinel_settings = {
                     "socket_timeout": settings["socket_timeout"],
@@ -169,8 +156,6 @@ class RedisStore(StoreBase):
                     password=parsed.password,
                     **settings,
                 )
-            else:
-                raise ConfigurationError(f"not a Redis URL: {url.split('://', 1)[0]}://")
         except REDIS_ERRORS as error:
             raise store_error(error) from error
         except (TypeError, ValueError) as error:
@@ -203,10 +188,8 @@ class RedisStore(StoreBase):
         self._needs_initialize = False
 
     def _run(self, script: LuaScript, numkeys: int, *keys_and_args: Any) -> Any:
-        try:
-            return self._client.evalsha(script.sha, numkeys, *keys_and_args)
-        except NoScriptError:  # first use on this server, or after SCRIPT FLUSH/restart
-            return self._client.eval(script.source, numkeys, *keys_and_args)
+        registered = self._scripts[script.name]
+        return registered(keys_and_args[:numkeys], keys_and_args[numkeys:])
 
     def _modify_ttls(self, ttl: TTL | None) -> tuple[int, int]:
         """PX for (an existing entry, a new entry); 0 keeps / sets no expiry."""

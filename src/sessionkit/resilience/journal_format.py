@@ -1,0 +1,153 @@
+"""The fallback journal's record format: one JSON object per line.
+
+File format, UTF-8, ``\\n``-terminated lines::
+
+    {"sessionkit_journal":1,"generation":"5c0e..."}                        (header)
+    {"id":"9f1c...","at":1700000000.5,"op":"set","key":"k","value":{...},"expires_at":null}
+    {"id":"...","at":...,"op":"merge","key":"k","value":{patch},"expires_at":null,"keep_expiry":true}
+    {"id":"...","at":...,"op":"delete","key":"k"}
+
+``op`` is one of set, create, merge, delete, touch, set_many (``items`` instead of
+``key``/``value``). ``expires_at`` is an absolute instant (seconds since the epoch) or
+null for never; ``keep_expiry`` marks a merge that keeps the entry's expiry. A journal
+records *effects*, never functions: an ``update`` made during an outage is journaled as
+the ``set`` of its result, so every record gives the same store when applied twice in a
+row. That is what makes a replay safe to restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "FORMAT",
+    "HEADER_FIELD",
+    "Damage",
+    "Record",
+    "ReplayReport",
+    "compact_json",
+    "parse_record",
+]
+
+#: The format number in the header line.
+FORMAT = 1
+#: The header line's marker field.
+HEADER_FIELD = "sessionkit_journal"
+_OPS = frozenset({"set", "create", "merge", "delete", "touch", "set_many"})
+#: Op ids are uuid4 hex when sessionkit writes them; any id without whitespace is read,
+#: so that a cursor line (``<id>`` or ``<id> lost <key>``) stays unambiguous.
+_OP_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)
+
+
+def compact_json(obj: object) -> bytes:
+    """One line's JSON: compact, UTF-8, no NaN."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@attrs.frozen
+class Record:
+    """One journaled write."""
+
+    op_id: str
+    op: str
+    key: str  # "" for set_many
+    at: float
+    value: dict[str, Any] | None = None  # set/create: the value; merge: the patch
+    items: dict[str, dict[str, Any]] | None = None  # set_many
+    expires_at: float | None = None
+    keep_expiry: bool = False
+
+    @classmethod
+    def new(cls, op: str, key: str, at: float, **fields: Any) -> Record:
+        return cls(uuid.uuid4().hex, op, key, at, **fields)
+
+    def touched_keys(self) -> list[str]:
+        return list(self.items) if self.items is not None else [self.key]
+
+    def to_line(self) -> bytes:
+        obj: dict[str, Any] = {"id": self.op_id, "at": self.at, "op": self.op}
+        if self.op == "set_many":
+            obj["items"] = self.items
+        else:
+            obj["key"] = self.key
+        if self.op in ("set", "create", "merge"):
+            obj["value"] = self.value
+        if self.op != "delete":
+            obj["expires_at"] = self.expires_at
+        if self.keep_expiry:
+            obj["keep_expiry"] = True
+        return compact_json(obj) + b"\n"
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def parse_record(obj: object) -> Record:
+    """A :class:`Record` from a decoded journal line; ``ValueError`` if it is not one."""
+    if not isinstance(obj, dict):
+        raise ValueError("a record is a JSON object")
+    op, op_id = obj.get("op"), obj.get("id")
+    if op not in _OPS:
+        raise ValueError(f"unknown operation {op!r}")
+    if not isinstance(op_id, str) or not _OP_ID.fullmatch(op_id):
+        raise ValueError(f"bad operation id {op_id!r}")
+    expires = obj.get("expires_at")
+    fields: dict[str, Any] = {
+        "expires_at": None if expires is None else _number(expires),
+        "keep_expiry": obj.get("keep_expiry") is True,
+    }
+    if op == "set_many":
+        items = obj.get("items")
+        if not isinstance(items, dict) or not all(isinstance(v, dict) for v in items.values()):
+            raise ValueError("set_many needs an object of objects")
+        fields["items"] = items
+        key: object = ""
+    else:
+        key = obj.get("key")
+    if not isinstance(key, str):
+        raise ValueError("a record needs a key")
+    if op in ("set", "create", "merge"):
+        value = obj.get("value")
+        if not isinstance(value, dict):
+            raise ValueError(f"{op} needs a value object")
+        fields["value"] = value
+    return Record(op_id, op, key, _number(obj.get("at")), **fields)
+
+
+@attrs.frozen
+class Damage:
+    """A journal line that could not be read: a torn append (crash mid-write) or garbage."""
+
+    offset: int
+    length: int
+    reason: str
+
+
+@attrs.frozen
+class ReplayReport:
+    """What one replay did."""
+
+    #: Records applied to the primary.
+    applied: int = 0
+    #: Records dropped by the conflict rule (a journaled create whose key the primary
+    #: already held with another value, and that key's later records in the same
+    #: journal generation, however many replays it takes).
+    conflicts: int = 0
+    #: Records the primary refused (say, over its payload limit); skipped, not retried.
+    rejected: int = 0
+    #: Unreadable lines found in the journal, skipped.
+    damaged: tuple[Damage, ...] = ()
+    #: Whether the journal was fully replayed and truncated. False when the primary
+    #: failed again, or when another replay (task, thread or process) holds the cursor.
+    completed: bool = False
+    #: True when the journal could not be emptied although the primary may well answer:
+    #: another replay holds the cursor, or writers kept appending faster than it applied.
+    busy: bool = False

@@ -1,0 +1,164 @@
+"""Database and connection errors as sessionkit's typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from ...errors import ConfigurationError, StoreUnavailable
+
+__all__ = [
+    "AppFunctionError",
+    "is_already_exists",
+    "is_duplicate_key",
+    "is_retryable",
+    "mapped_errors",
+    "run_app_function",
+    "translate",
+]
+
+# Exceptions that mean "could not talk to the database" when a driver raises them raw
+# (asyncpg's connect raises OSError, an asyncio timeout is not an OSError before 3.11).
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncio.TimeoutError)
+
+_MAPPED_ERRORS: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, *_CONNECTION_ERRORS)
+
+# SQLSTATE / MySQL error codes that mean "a concurrent transaction got in the way: retry".
+_PG_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+_MYSQL_RETRYABLE = {1213}  # ER_LOCK_DEADLOCK
+# Errors PyMySQL files under OperationalError that mean "the table is not what we expect":
+# unknown column, no default for a NOT NULL column, incorrect value, data too long.
+_MYSQL_SCHEMA_ERRORS = {1054, 1364, 1366, 1406}
+# duplicate_prepared_statement, invalid_sql_statement_name ("... does not exist")
+_PG_PREPARED_STATEMENT_CLASH = {"42P05", "26000"}
+_MYSQL_DUPLICATE_KEY = 1062
+_MYSQL_TABLE_EXISTS = 1050
+_MYSQL_DUPLICATE_INDEX = 1061
+
+
+def _driver_codes(error: BaseException) -> set[Any]:
+    """The SQLSTATE and, on MySQL, the error number of a driver error (PyMySQL has both)."""
+    original = getattr(error, "orig", error)
+    codes = {getattr(original, name, None) for name in ("sqlstate", "pgcode")}
+    args = getattr(original, "args", ())
+    if args and isinstance(args[0], int):
+        codes.add(args[0])
+    codes.discard(None)
+    return codes
+
+
+def _message(error: BaseException) -> str:
+    return str(getattr(error, "orig", error)).lower()
+
+
+def is_retryable(error: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction may simply be run again."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if _driver_codes(error) & (_PG_RETRYABLE | _MYSQL_RETRYABLE):
+        return True
+    # asyncpg names its exception classes, not always a sqlstate attribute.
+    name = type(getattr(error, "orig", error)).__name__
+    return name in ("DeadlockDetectedError", "SerializationError")
+
+
+def is_duplicate_key(error: BaseException) -> bool:
+    return isinstance(error, sa_exc.IntegrityError) and (
+        bool(_driver_codes(error) & {"23505", _MYSQL_DUPLICATE_KEY})
+        or "unique" in _message(error)
+        or "duplicate" in _message(error)
+    )
+
+
+def is_already_exists(error: BaseException) -> bool:
+    """A concurrent or earlier CREATE of the same table or index."""
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    codes = _driver_codes(error)
+    if codes & {_MYSQL_TABLE_EXISTS, _MYSQL_DUPLICATE_INDEX, "42P07", "42710"}:
+        return True
+    # Two PostgreSQL sessions creating one table race on a catalog's unique index
+    # (pg_type, pg_class): the other one made it.
+    message = _message(error)
+    return ("23505" in codes and '"pg_' in message) or "already exists" in message
+
+
+def _is_missing_table(error: BaseException) -> bool:
+    message = _message(error)
+    return bool(_driver_codes(error) & {"42P01", 1146}) or "no such table" in message or (
+        "relation" in message and "does not exist" in message
+    )
+
+
+def translate(error: BaseException, table_name: str) -> Exception | None:
+    """The sessionkit error for a database or connection error, or None to re-raise it."""
+    if isinstance(error, sa_exc.DBAPIError):
+        if _driver_codes(error) & _PG_PREPARED_STATEMENT_CLASH:
+            return ConfigurationError(
+                "the server lost or mixed up prepared statements: a pooler in transaction "
+                "mode (PgBouncer, Supavisor) sits in front of PostgreSQL; open the store "
+                f"with pgbouncer=True ({_first_line(error.orig or error)})"
+            )
+        if _is_missing_table(error):
+            return ConfigurationError(
+                f"table {table_name!r} does not exist: call create_schema(), run "
+                f"'sessionkit migrate URL', or apply your Alembic migration ({error.orig})"
+            )
+        schema_error_types = (
+            sa_exc.IntegrityError,
+            sa_exc.DataError,
+            sa_exc.ProgrammingError,
+            sa_exc.NotSupportedError,
+        )
+        if isinstance(error, schema_error_types) or _driver_codes(error) & _MYSQL_SCHEMA_ERRORS:
+            return ConfigurationError(
+                f"table {table_name!r} does not have the schema sessionkit expects "
+                f"(compare it with sessionkit.stores.sql.metadata): {error.orig}"
+            )
+        # OperationalError, InterfaceError, InternalError, DatabaseError: the connection
+        # or the server failed (refused, dropped, timed out, locked past the bound).
+        return StoreUnavailable(f"the database failed: {_first_line(error.orig or error)}")
+    if isinstance(error, (sa_exc.TimeoutError, sa_exc.DisconnectionError)):
+        return StoreUnavailable(f"the database is unreachable: {error}")
+    if isinstance(error, _CONNECTION_ERRORS):
+        return StoreUnavailable(f"the database is unreachable: {error!r}")
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class AppFunctionError(Exception):
+    """Carries an exception raised by the caller's update function past the error mapping,
+    so that it reaches the caller unchanged even if it looks like a database error."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@contextmanager
+def mapped_errors(table_name: str) -> Iterator[None]:
+    """Raise sessionkit's typed errors for database and connection failures."""
+    try:
+        yield
+    except AppFunctionError as carrier:
+        raise carrier.error from None
+    except _MAPPED_ERRORS as error:
+        mapped = translate(error, table_name)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
+def run_app_function(compute: Any, *args: Any) -> Any:
+    try:
+        return compute(*args)
+    except Exception as error:
+        raise AppFunctionError(error) from error

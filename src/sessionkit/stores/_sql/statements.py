@@ -1,0 +1,290 @@
+"""Every statement the SQL stores run, built for one table on one dialect (no I/O)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_types
+from sqlalchemy.dialects import sqlite as sqlite_types
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+__all__ = ["Row", "Statements", "chunk_rows"]
+
+_WRITTEN_COLUMNS = ("value", "version", "created_at", "updated_at", "expires_at")
+
+
+def _live(table: sa.Table, now: int | sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Rows that never expire or expire after ``now`` (a value, a parameter or a column)."""
+    return sa.or_(table.c.expires_at.is_(None), table.c.expires_at > now)
+
+
+def _expired(table: sa.Table, now: int) -> sa.ColumnElement[bool]:
+    return table.c.expires_at <= now  # NULL (never) is not <= anything
+
+
+def _prefix_range(table: sa.Table, prefix: str) -> sa.ColumnElement[bool]:
+    # Keys are visible ASCII ('!'..'~') compared bytewise, so "starts with prefix" is
+    # exactly prefix <= key < prefix + DEL: no LIKE, no wildcards to escape, and the
+    # primary key index does the work.
+    if not prefix:
+        return sa.true()
+    return sa.and_(table.c.key >= prefix, table.c.key < prefix + "\x7f")
+
+
+@attrs.frozen
+class Row:
+    """One row as read for a read-modify-write."""
+
+    data: bytes
+    version: int
+    expires_at: int | None
+
+    def is_live(self, now: int) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+# A constant written into the SQL text, not bound: see Statements.upsert.
+_ONE = sa.literal_column("1", sa.BigInteger)
+
+
+class Statements:
+    """Every statement the stores run, built for one table on one dialect."""
+
+    def __init__(self, table: sa.Table, dialect_name: str) -> None:
+        self.table = table
+        self.dialect = "mysql" if dialect_name == "mariadb" else dialect_name
+        # SQLite has no row locks and silently drops FOR UPDATE: its write transactions
+        # start with BEGIN IMMEDIATE instead, which takes the database's write lock.
+        self.begin_immediate = self.dialect == "sqlite"
+        self.insert_if_absent_in_one_statement = self.dialect in ("sqlite", "postgresql")
+
+    # reads
+
+    @functools.cached_property
+    def get(self) -> sa.Select[Any]:
+        """The live row of ``:key`` at ``:now``; built once (the hot read path)."""
+        t = self.table
+        return sa.select(t.c.value, t.c.version, t.c.expires_at).where(*self._live_key())
+
+    def _live_key(self) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+        t = self.table
+        now = sa.bindparam("now", type_=t.c.expires_at.type)
+        return t.c.key == sa.bindparam("key", type_=t.c.key.type), _live(t, now)
+
+    def lock_row(self, key: str) -> sa.Select[Any]:
+        """The row, live or not, locked for the rest of the transaction (where possible)."""
+        t = self.table
+        query = sa.select(t.c.value, t.c.version, t.c.expires_at).where(t.c.key == key)
+        return query if self.begin_immediate else query.with_for_update()
+
+    def get_many(self, keys: Sequence[str], now: int) -> sa.Select[Any]:
+        t = self.table
+        return sa.select(t.c.key, t.c.value).where(t.c.key.in_(keys), _live(t, now))
+
+    @functools.cached_property
+    def exists(self) -> sa.Select[Any]:
+        """Whether ``:key`` is live at ``:now``; built once."""
+        return sa.select(self.table.c.expires_at).where(*self._live_key())
+
+    def keys_page(self, prefix: str, after: str | None, now: int, limit: int) -> sa.Select[Any]:
+        t = self.table
+        query = sa.select(t.c.key).where(_prefix_range(t, prefix), _live(t, now))
+        if after is not None:
+            query = query.where(t.c.key > after)
+        return query.order_by(t.c.key).limit(limit)
+
+    def all_keys_page(self, prefix: str, after: str | None, limit: int) -> sa.Select[Any]:
+        t = self.table
+        query = sa.select(t.c.key).where(_prefix_range(t, prefix))
+        if after is not None:
+            query = query.where(t.c.key > after)
+        return query.order_by(t.c.key).limit(limit)
+
+    def count(self, prefix: str, now: int) -> sa.Select[Any]:
+        t = self.table
+        query = sa.select(sa.func.count()).select_from(t)
+        return query.where(_prefix_range(t, prefix), _live(t, now))
+
+    def expired_keys(self, now: int, limit: int) -> sa.Select[Any]:
+        """A batch of expired keys, found through the expires_at index."""
+        t = self.table
+        return sa.select(t.c.key).where(_expired(t, now)).limit(limit)
+
+    # writes
+
+    def _row(self, key: str, data: bytes, now: int, expires_at: int | None) -> dict[str, Any]:
+        return {
+            "key": key,
+            "value": data,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": expires_at,
+        }
+
+    def upsert_parameters(
+        self, rows: Iterable[tuple[str, bytes]], now: int, expires_at: int | None
+    ) -> list[dict[str, Any]]:
+        """The parameters of :attr:`upsert`, one dict per row."""
+        return [
+            {"key": key, "value": data, "now": now, "expires_at": expires_at}
+            for key, data in rows
+        ]
+
+    @functools.cached_property
+    def upsert(self) -> sa.Insert:
+        """Write a whole value: version + 1 over a live row, else 1.
+
+        Built once, with bound parameters (``upsert_parameters``): SQLAlchemy caches its
+        compiled form, where a multi-row ``VALUES`` list would be compiled on every call.
+        Several rows run as one executemany of this statement.
+        """
+        t = self.table
+        now = sa.bindparam("now", type_=t.c.updated_at.type)
+        values = {
+            "key": sa.bindparam("key", type_=t.c.key.type),
+            "value": sa.bindparam("value", type_=t.c.value.type),
+            "version": _ONE,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": sa.bindparam("expires_at", type_=t.c.expires_at.type),
+        }
+        if self.dialect == "mysql":
+            mysql_statement = mysql_insert(t).values(values)
+            incoming = mysql_statement.inserted
+            version, created = self._kept_if_live(incoming)
+            # MySQL applies the assignments left to right, each seeing the ones before:
+            # version and created_at read the old expires_at, so they come first.
+            return mysql_statement.on_duplicate_key_update(
+                [
+                    ("version", version),
+                    ("created_at", created),
+                    ("value", incoming.value),
+                    ("updated_at", incoming.updated_at),
+                    ("expires_at", incoming.expires_at),
+                ]
+            )
+        statement = self._insert(values)
+        incoming = statement.excluded
+        version, created = self._kept_if_live(incoming)
+        return statement.on_conflict_do_update(
+            index_elements=[t.c.key],
+            set_={
+                "value": incoming.value,
+                "version": version,
+                "created_at": created,
+                "updated_at": incoming.updated_at,
+                "expires_at": incoming.expires_at,
+            },
+        )
+
+    def _kept_if_live(self, incoming: Any) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+        """The upsert's version and created_at: continued over a live row, else fresh.
+
+        "Live" is judged against the incoming row's own updated_at (it is now), so every
+        parameter sits in VALUES: drivers that batch an executemany by rewriting VALUES
+        (PyMySQL, asyncmy) then work unchanged.
+        """
+        t = self.table
+        live = _live(t, incoming.updated_at)
+        version = sa.case((live, t.c.version + _ONE), else_=_ONE)
+        return version, sa.case((live, t.c.created_at), else_=incoming.created_at)
+
+    def _insert(self, values: Any) -> pg_types.Insert | sqlite_types.Insert:
+        # The two dialects spell ON CONFLICT the same way.
+        if self.dialect == "postgresql":
+            return pg_insert(self.table).values(values)
+        return sqlite_insert(self.table).values(values)
+
+    def create(self, key: str, data: bytes, now: int, expires_at: int | None) -> sa.Insert:
+        """PostgreSQL/SQLite: insert, or replace an expired row; returns a row if written."""
+        assert self.insert_if_absent_in_one_statement
+        statement = self._insert(self._row(key, data, now, expires_at))
+        new = statement.excluded
+        # RETURNING, not rowcount: drivers disagree on the rowcount of an upsert.
+        return statement.on_conflict_do_update(
+            index_elements=[self.table.c.key],
+            set_={name: new[name] for name in _WRITTEN_COLUMNS},
+            where=_expired(self.table, now),
+        ).returning(self.table.c.version)
+
+    def insert(self, key: str, data: bytes, now: int, expires_at: int | None) -> sa.Insert:
+        return sa.insert(self.table).values(self._row(key, data, now, expires_at))
+
+    def delete_expired_row(self, key: str, now: int) -> sa.Delete:
+        t = self.table
+        return sa.delete(t).where(t.c.key == key, _expired(t, now))
+
+    def replace_version(
+        self,
+        key: str,
+        data: bytes,
+        version: int,
+        now: int,
+        expires_at: int | None,
+        *,
+        restart: bool,
+    ) -> sa.Update:
+        """Compare-and-set on ``version``: rowcount 0 means someone else wrote first.
+
+        ``restart`` replaces an expired row as a new entry (version 1, new created_at).
+        """
+        t = self.table
+        values: dict[str, Any] = {
+            "value": data,
+            "updated_at": now,
+            "expires_at": expires_at,
+            "version": 1 if restart else t.c.version + 1,
+        }
+        if restart:
+            values["created_at"] = now
+        return sa.update(t).where(t.c.key == key, t.c.version == version).values(values)
+
+    def touch(self, key: str, now: int, expires_at: int | None) -> sa.Update:
+        t = self.table
+        return (
+            sa.update(t).where(t.c.key == key, _live(t, now)).values(expires_at=expires_at)
+        )
+
+    def delete_live(self, key: str, now: int) -> sa.Delete:
+        t = self.table
+        return sa.delete(t).where(t.c.key == key, _live(t, now))
+
+    def delete_keys(self, keys: Sequence[str], now: int | None = None) -> sa.Delete:
+        """Delete ``keys``; with ``now``, only the live ones among them."""
+        t = self.table
+        statement = sa.delete(t).where(t.c.key.in_(keys))
+        return statement if now is None else statement.where(_live(t, now))
+
+    def delete_expired_keys(self, keys: Sequence[str], now: int) -> sa.Delete:
+        t = self.table
+        return sa.delete(t).where(t.c.key.in_(keys), _expired(t, now))
+
+    # schema
+
+    def schema_statements(self, dialect: sa.Dialect) -> list[sa.schema.ExecutableDDLElement]:
+        """CREATE TABLE and CREATE INDEX, each skipped when it already exists.
+
+        MySQL (not MariaDB) has no CREATE INDEX IF NOT EXISTS: its "duplicate index" error
+        is recognised by :func:`is_already_exists` instead.
+        """
+        is_mariadb = bool(getattr(dialect, "is_mariadb", False))
+        index_if_not_exists = self.dialect != "mysql" or is_mariadb
+        return [
+            sa.schema.CreateTable(self.table, if_not_exists=True),
+            *(
+                sa.schema.CreateIndex(index, if_not_exists=index_if_not_exists)
+                for index in sorted(self.table.indexes, key=lambda index: str(index.name))
+            ),
+        ]
+
+
+def chunk_rows(rows: Mapping[str, bytes], size: int) -> list[list[tuple[str, bytes]]]:
+    items = list(rows.items())
+    return [items[start : start + size] for start in range(0, len(items), size)]
