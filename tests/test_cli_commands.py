@@ -391,7 +391,8 @@ def test_store_options_must_be_name_value(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_help_teaches_with_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("stats", "keys", "get", "delete", "purge", "sweep", "migrate", "inspect", "replay"):
+    commands = ("stats", "keys", "get", "delete", "purge", "sweep", "migrate", "inspect", "replay")
+    for command in commands:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = capsys.readouterr().out
