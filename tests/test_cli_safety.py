@@ -4,6 +4,7 @@ end quietly, one URL convention (``--url`` or ``$SESSIONKIT_URL``), options in a
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -115,26 +116,20 @@ def test_no_url_anywhere_is_a_usage_error(tmp_path: Path) -> None:
     assert "--url URL, or set SESSIONKIT_URL" in result.stderr
 
 
-def test_get_prints_json_with_version_and_ttl(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_get_prints_json_with_version_and_ttl(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     with open_store(url) as store:
         store.set("@acme:templates:t1", {"filename": "a.docx"}, ttl=600)
         store.merge("@acme:templates:t1", {"status": "confirmed"})
-    assert main(["get", "@acme:templates:t1", "--url", url]) == EXIT_OK
-    import json  # noqa: PLC0415
-
-    document = json.loads(capsys.readouterr().out)
+    result = cli("get", "@acme:templates:t1", "--url", url, cwd=tmp_path)  # a clean stdout
+    assert result.returncode == EXIT_OK, result.stderr
+    document = json.loads(result.stdout)
     assert document["value"] == {"filename": "a.docx", "status": "confirmed"}
     assert document["version"] == 2
     assert 0 < document["ttl_seconds"] <= 600
-    assert (document["tenant"], document["namespace"], document["id"]) == (
-        "acme",
-        "templates",
-        "t1",
-    )
-    assert main(["get", "templates:nope", "--url", url]) == EXIT_NOT_FOUND
+    where = (document["tenant"], document["namespace"], document["id"])
+    assert where == ("acme", "templates", "t1")
+    assert cli("get", "templates:nope", "--url", url, cwd=tmp_path).returncode == EXIT_NOT_FOUND
 
 
 def test_delete_asks_like_purge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
