@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from benchmarks.runner import Pair
+from benchmarks.core import Pair
 from sessionkit import MemoryStore
 
 SESSION: dict[str, Any] = {

@@ -31,8 +31,8 @@ try:  # the peer, for the merge comparison
 except ImportError:  # pragma: no cover - aiogram is an optional extra
     StorageKey = None  # type: ignore[assignment,misc]
 
+from benchmarks.core import Pair, SuiteSkipped, server_answers, skip
 from benchmarks.payload import MANY, PATCH, SESSION, advance
-from benchmarks.runner import Pair, SuiteSkipped, server_answers, skip
 from sessionkit.codec import default_codec
 from sessionkit.stores._redis.scripts import SET
 from sessionkit.stores.redis import AsyncRedisStore, RedisStore

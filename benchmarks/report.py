@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import Point, Result, format_scaling, format_table
+from benchmarks.core import Point, Result, format_scaling, format_table
 from benchmarks.scaling import BY_EXPIRED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

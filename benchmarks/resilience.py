@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from benchmarks.core import Pair, skip
 from benchmarks.memory import SESSION
-from benchmarks.runner import Pair, skip
 from sessionkit import MemoryStore, SessionStore, open_store
 from sessionkit.resilience import resilient
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import redis
 
+from benchmarks.core import Point, server_answers, skip
 from benchmarks.redis import URL as REDIS_URL
-from benchmarks.runner import Point, server_answers, skip
 from benchmarks.sql import BACKENDS
 from sessionkit import MemoryStore
 from sessionkit.clock import FakeClock

@@ -26,8 +26,8 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from benchmarks.core import Pair, server_answers, skip
 from benchmarks.payload import SESSION
-from benchmarks.runner import Pair, server_answers, skip
 from sessionkit.codec import default_codec
 from sessionkit.errors import StoreUnavailable
 from sessionkit.stores.sql import SQLStore

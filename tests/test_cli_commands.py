@@ -49,7 +49,7 @@ class Target:
 
     @property
     def args(self) -> list[str]:
-        return [self.url, *(f"-o{name}={value}" for name, value in self.options.items())]
+        return ["--url", self.url, *(f"-o{name}={value}" for name, value in self.options.items())]
 
     def manager(self, **options: Any) -> SessionManager:
         return SessionManager.from_url(self.url, sweep_interval=None, **self.options, **options)
@@ -368,53 +368,33 @@ def test_replay_of_a_missing_journal_creates_nothing(
 
 def test_an_unreachable_store_exits_4(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
-    code, out, err = run(["stats", url, "-o", "socket_connect_timeout=0.5"], capsys)
+    code, out, err = run(["stats", "--url", url, "-o", "socket_connect_timeout=0.5"], capsys)
     assert code == EXIT_UNAVAILABLE
     assert out == ""
     assert "store unavailable" in err
 
 
 def test_a_bad_store_option_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(["stats", "memory://", "-o", "tabel_name=x"], capsys)
+    code, _, err = run(["stats", "--url", "memory://", "-o", "tabel_name=x"], capsys)
     assert code == 1
     assert "unknown option(s) for memory:// stores: tabel_name" in err
 
 
 def test_store_options_must_be_name_value(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["stats", "memory://", "-o", "nonsense"])
+        main(["stats", "--url", "memory://", "-o", "nonsense"])
     assert exited.value.code == 2
     assert "expected NAME=VALUE" in capsys.readouterr().err
 
 
-# -- bench ------------------------------------------------------------------------------
-
-
-def test_bench_runs_the_suite_from_a_source_checkout(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["bench", "--quick", "benchmarks.memory"], capsys)
-    assert code == EXIT_OK
-    assert "| memory get |" in out
-
-
-def test_bench_outside_a_checkout_says_where_the_suite_is(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "sessionkit", "bench", "--quick"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": ""},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "source checkout" in result.stderr
-    assert result.stdout == ""
+# -- help -------------------------------------------------------------------------------
 
 
 def test_help_teaches_with_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("stats", "purge", "sweep", "migrate", "inspect", "replay", "bench"):
+    commands = ("stats", "keys", "get", "delete", "purge", "sweep", "migrate", "inspect", "replay")
+    for command in commands:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = capsys.readouterr().out
         assert f"sessionkit {command} " in text.split("examples:", 1)[1]
-        assert "3  a purge was not confirmed" in text
+        assert "3   a purge or delete was not confirmed" in text

@@ -717,7 +717,7 @@ def test_sessionkit_migrate_creates_the_table_and_is_safe_to_repeat(
     name = new_table(database)
     url = store_url(database, tmp_path)
     for _ in range(2):
-        assert main(["migrate", url, "-o", f"table_name={name}"]) == 0
+        assert main(["migrate", "--url", url, "-o", f"table_name={name}"]) == 0
     assert sa.inspect(raw).has_table(name)
     with SQLStore(url, table_name=name, auto_create_schema=False) as store:
         store.set("k", {"v": 1})

@@ -1,4 +1,4 @@
-"""Seed 001's admin wizard on aiogram: create a tariff in steps, price -> duration -> name ->
+"""A bot's admin wizard on aiogram: create a tariff in steps, price -> duration -> name ->
 confirm, with the wizard's state in a sessionkit store.
 
 The state survives a restart of the bot (or moves to another instance), and an abandoned
@@ -25,7 +25,7 @@ from aiogram.types import Message
 
 from sessionkit.integrations.aiogram import SessionkitStorage
 
-WIZARD_TIMEOUT = 600  # seconds: seed 001's admin sessions expire after 10 minutes
+WIZARD_TIMEOUT = 600  # seconds: an admin wizard left alone expires after 10 minutes
 
 
 class TariffWizard(StatesGroup):
@@ -44,7 +44,7 @@ class Tariff:
 
 @attrs.define
 class TariffBook:
-    """Stands in for the bot's tariff table (the permanent database of seed 001)."""
+    """Stands in for the bot's tariff table (the bot's permanent database)."""
 
     tariffs: list[Tariff] = attrs.Factory(list)
 

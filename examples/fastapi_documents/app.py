@@ -1,4 +1,4 @@
-"""A document-processing API (seed 000's flow) with its sessions in a shared store.
+"""A document-processing API with its sessions in a shared store.
 
 template -> documents -> extraction (OCR + AI, faked here) -> edits -> generated document,
 and the separate cancellation flow. Every session lives in the store the manager opened,
@@ -146,8 +146,13 @@ async def extract(
     if session is None:
         raise not_found("document session", session_id)
     extracted = fake_ocr(session.categorized_files)
-    result = ExtractionResult(ocr_data=extracted, ai_extracted_data=dict(extracted))
-    await extractions.put(session_id, result)
+
+    # An atomic read-modify-write, never a `put`: edits another request made a moment
+    # ago (PATCH /extractions/...) stay; only the extracted fields are replaced.
+    def refresh(current: ExtractionResult) -> ExtractionResult:
+        return attrs.evolve(current, ocr_data=extracted, ai_extracted_data=dict(extracted))
+
+    result = await extractions.update(session_id, refresh, default=ExtractionResult())
     await documents.merge(session_id, status="extracted")
     return attrs.asdict(result)
 

@@ -52,7 +52,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def document_flow(first: httpx.AsyncClient, second: httpx.AsyncClient) -> None:
-    """Seed 000's flow; every session made through ``first`` is used through ``second``."""
+    """The document workflow; every session made through ``first`` is used through ``second``."""
     template = await first.post("/templates", json={"filename": "lease.docx", "placeholders": []})
     assert template.status_code == 201, template.text
     template_id = template.json()["template_id"]
@@ -118,6 +118,40 @@ async def test_documents_flow_in_process(backend_url: tuple[str, dict[str, Any]]
         assert (await client.get("/templates/unknown")).status_code == 404
         missing = {"template_id": "unknown", "files": []}
         assert (await client.post("/documents", json=missing)).status_code == 409
+
+
+async def test_extraction_keeps_every_concurrent_edit(
+    backend_url: tuple[str, dict[str, Any]],
+) -> None:
+    """Extractions re-run while 200 edits arrive: no edit is lost (the endpoint merges)."""
+    url, options = backend_url
+    async with serve(example.create_app(url, **options)) as client:
+        template = await client.post("/templates", json={"filename": "a.docx", "placeholders": []})
+        template_id = template.json()["template_id"]
+        await client.post(f"/templates/{template_id}/confirm")
+        files = [{"name": "id.pdf", "category": "identity"}]
+        upload = await client.post("/documents", json={"template_id": template_id, "files": files})
+        session_id = upload.json()["session_id"]
+        assert (await client.post(f"/documents/{session_id}/extraction")).status_code == 200
+
+        in_flight = asyncio.Semaphore(8)  # within every store's default connection pool
+
+        async def edit(i: int) -> None:
+            async with in_flight:
+                sent = await client.patch(
+                    f"/extractions/{session_id}", json={"fields": {f"field{i}": str(i)}}
+                )
+            assert sent.status_code == 200, sent.text
+
+        async def extract() -> None:
+            async with in_flight:
+                sent = await client.post(f"/documents/{session_id}/extraction")
+            assert sent.status_code == 200, sent.text
+
+        work = [edit(i) for i in range(200)] + [extract() for _ in range(20)]
+        await asyncio.gather(*work)
+        kept = (await client.get(f"/extractions/{session_id}")).json()["edited_data"]
+        assert kept == {f"field{i}": str(i) for i in range(200)}
 
 
 async def test_lifespan_puts_the_manager_on_app_state_and_runs_the_sweeper() -> None:

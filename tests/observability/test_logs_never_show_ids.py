@@ -134,7 +134,7 @@ def test_cli_inspect_logs_a_digest_of_the_key(
         manager.for_tenant(TENANT_ID).templates.put(SESSION_ID, TemplateSession())
         key = manager.for_tenant(TENANT_ID).templates.key(SESSION_ID)
     with capture_logs() as events:
-        assert main(["inspect", url, key, "--json"]) == 0
+        assert main(["inspect", "--url", url, key, "--json"]) == 0
     assert SESSION_ID in capsys.readouterr().out  # the operator asked for it
     assert [event["event"] for event in events] == [StoreEvent.HIT]
     assert events[0]["key"] == key_digest(key)

@@ -1,0 +1,203 @@
+"""Plumbing shared by every ``sessionkit`` command: exit codes, opening a store, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import structlog
+
+from .._sync.protocol import SessionStore
+from ..observability import Observed
+from ..registry import open_store, redact_url
+
+EXIT_OK = 0
+#: The operation failed: bad URL or option, corrupt value, conflict... (message on stderr).
+EXIT_FAILED = 1
+#: Bad usage: unknown command or option, missing argument (argparse's own code).
+EXIT_USAGE = 2
+#: A destructive command was not confirmed: no ``--yes`` and no terminal, or answered no.
+EXIT_NOT_CONFIRMED = 3
+#: The store (or another replay holding the journal) is unavailable: try again later.
+EXIT_UNAVAILABLE = 4
+#: What the command was asked about does not exist: the key, the journal file, or (for a
+#: read-only command) the database file or the session table.
+EXIT_NOT_FOUND = 5
+#: stdout was closed early (``sessionkit stats --json | head -1``): 128 + SIGPIPE, as the
+#: shell's own tools report it.
+EXIT_BROKEN_PIPE = 141
+
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_FAILED: "the operation failed (message on stderr)",
+    EXIT_USAGE: "bad usage (message and usage on stderr)",
+    EXIT_NOT_CONFIRMED: "a purge or delete was not confirmed: nothing deleted",
+    EXIT_UNAVAILABLE: "the store is unavailable (or the journal is busy): try again later",
+    EXIT_NOT_FOUND: "no such key, journal file, database or session table",
+    EXIT_BROKEN_PIPE: "the reader of stdout went away (a pipe into head): output cut short",
+}
+
+#: Where every command reads its store URL when ``--url`` is not given.
+URL_VARIABLE = "SESSIONKIT_URL"
+
+#: URL schemes whose store is the SQL store (a table that read-only commands must not create).
+SQL_SCHEMES = frozenset({"sqlite", "postgresql", "postgres", "mysql", "mariadb"})
+
+
+class NotFound(Exception):
+    """What a read-only command was pointed at does not exist (exit code 5)."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def store_option(text: str) -> tuple[str, Any]:
+    name, separator, value = text.partition("=")
+    if not separator or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return name, value
+    is_scalar = parsed is None or isinstance(parsed, (bool, int, float))
+    return name, parsed if is_scalar else value
+
+
+def options(args: argparse.Namespace) -> dict[str, Any]:
+    return dict([*args.global_options, *getattr(args, "options", [])])
+
+
+def url(args: argparse.Namespace) -> str:
+    """``--url``, else ``$SESSIONKIT_URL``; a usage error when neither is there."""
+    given: str | None = getattr(args, "url", None) or os.environ.get(URL_VARIABLE)
+    if not given:
+        args.parser.error(f"say which store: --url URL, or set {URL_VARIABLE}")
+        raise AssertionError  # parser.error exits
+    return given
+
+
+def _scheme(store_url: str) -> str:
+    return store_url.split("://", 1)[0].lower().split("+", 1)[0]
+
+
+def _sqlite_file(store_url: str) -> Path | None:
+    """The database file of a ``sqlite:///path`` URL; None for an in-memory database."""
+    path = urlsplit(store_url).path
+    if store_url.lower().startswith("sqlite:////"):
+        path = "/" + path.lstrip("/")
+    else:
+        path = path[1:] if path.startswith("/") else path
+    if not path or path == ":memory:" or "mode=memory" in store_url:
+        return None
+    return Path(path)
+
+
+def open_for(args: argparse.Namespace, *, read_only: bool) -> tuple[SessionStore, Observed]:
+    """The bare store for the command's URL and an observed view of it (logs, never metrics).
+
+    A read-only command never creates anything: a missing SQLite file or session table
+    raises :class:`NotFound` before the store writes a byte.
+    """
+    store_url = url(args)
+    store_options = options(args)
+    is_sql = _scheme(store_url) in SQL_SCHEMES
+    if read_only and is_sql:
+        database = _sqlite_file(store_url) if _scheme(store_url) == "sqlite" else None
+        if database is not None and not database.is_file():
+            raise NotFound(f"no SQLite database at {str(database)!r}")
+        store_options["auto_create_schema"] = False
+    store = open_store(store_url, **store_options)
+    if read_only and is_sql:
+        _require_table(store, store_url)
+    return store, Observed(store)
+
+
+class _SQLLike(Protocol):
+    engine: Any
+    table: Any
+
+
+def _require_table(store: SessionStore, store_url: str) -> None:
+    from sqlalchemy import inspect  # noqa: PLC0415 (only SQL URLs need SQLAlchemy)
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    sql: _SQLLike = store  # type: ignore[assignment]
+    try:
+        present = inspect(sql.engine).has_table(sql.table.name)
+    except SQLAlchemyError as error:
+        store.close()
+        from ..errors import StoreUnavailable  # noqa: PLC0415
+
+        raise StoreUnavailable(f"{redact_url(store_url)}: {type(error).__name__}") from error
+    if not present:
+        store.close()
+        raise NotFound(
+            f"no session table {sql.table.name!r} in {redact_url(store_url)} "
+            "(sessionkit migrate creates it; -o table_name=NAME picks another)"
+        )
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def confirmed(question: str) -> bool | None:
+    """The answer to a y/N question on the terminal; None when there is no terminal."""
+    if not sys.stdin.isatty():
+        return None
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def refuse_unconfirmed(args: argparse.Namespace, what: str, where: str) -> int | None:
+    """None to go ahead; else the exit code after saying why nothing was deleted."""
+    if args.yes:
+        return None
+    answer = confirmed(f"Delete {what} from {where}?")
+    if answer is None:
+        say(
+            f"sessionkit: refusing to delete {what} without confirmation: stdin is not a "
+            "terminal; pass --yes to confirm"
+        )
+        return EXIT_NOT_CONFIRMED
+    if not answer:
+        say("sessionkit: cancelled; nothing was deleted")
+        return EXIT_NOT_CONFIRMED
+    return None
+
+
+@contextmanager
+def cli_logging(verbosity: int) -> Iterator[None]:
+    """Send sessionkit's events to stderr for this command, unless structlog is configured.
+
+    The library never configures structlog; the command line is an application, so it
+    does, but only for the duration of the command and only if nobody else has.
+    """
+    if structlog.is_configured():
+        yield
+        return
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
