@@ -278,7 +278,7 @@ async def test_reads_slide_the_idle_timeout(
     [key] = [key async for key in store.scan()]
     entry = await store.get_entry(key)
     assert entry is not None
-    assert entry.value["data"] == {"cart": ["apple"]}
+    assert entry.value[".cart"] == [["apple"]]
 
 
 async def test_idle_timeout_expires_the_session(
