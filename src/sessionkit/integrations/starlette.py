@@ -302,23 +302,23 @@ class ServerSessionMiddleware:
 
     async def _load(
         self, store: AsyncSessionStore, cookie: str | None, *, read_only: bool = False
-    ) -> tuple[ServerSession, dict[str, str], bool]:
+    ) -> tuple[ServerSession, str, bool]:
         """The session a cookie names, in one store round trip (value and expiry at once)."""
         empty = ServerSession({}, session_id=None, created_at=None, read_only=read_only)
         if cookie is None or not KNOWN_ID.fullmatch(cookie):
-            return empty, {}, False  # no id, or one we could never have issued
+            return empty, "{}", False  # no id, or one we could never have issued
         entry = await store.get_entry(self.store_key(cookie))
         loaded = None if entry is None else record_data(entry.value)
         if entry is None or loaded is None:
-            return empty, {}, False  # unknown, expired or half-deleted: never adopted
+            return empty, "{}", False  # unknown, expired or half-deleted: never adopted
         data, created_at = loaded
         now = self.clock.now()
         if now >= created_at + self.absolute_timeout:
             await store.delete(self.store_key(cookie))
-            return empty, {}, False
+            return empty, "{}", False
         session = ServerSession(data, session_id=cookie, created_at=created_at, read_only=read_only)
         needs_touch = self._needs_touch(entry.expires_at, created_at, now)
-        return session, _snapshot(data), needs_touch
+        return session, _encoded(data), needs_touch
 
     def _needs_touch(self, expires_at: float | None, created_at: float, now: float) -> bool:
         """Whether a read should slide the expiry: only when that gains enough time.
@@ -346,7 +346,7 @@ class ServerSessionMiddleware:
         store: AsyncSessionStore,
         cookie: str | None,
         session: ServerSession,
-        snapshot: dict[str, str],
+        snapshot: str,
         needs_touch: bool,
     ) -> _CookieHeader | None:
         """Write what changed; return the Set-Cookie header to send, if any.
@@ -377,20 +377,22 @@ class ServerSessionMiddleware:
         # (logout, login): nothing is kept, and no cookie is sent, since expiring the
         # cookie could drop the new id that concurrent request just gave the browser.
         if session._rotate:
-            _snapshot(session)  # a value JSON cannot hold fails before anything is deleted
+            _encoded(session)  # a value JSON cannot hold fails before anything is deleted
             if not await store.delete(self.store_key(old_id)):  # the old id dies first
                 return None
             rotated = await self._create(store, dict(session), created_at, ttl)
             return self._cookie(rotated, created_at)
-        current = _snapshot(session)
-        if current != snapshot:
+        if _encoded(session) != snapshot:
+            before = _by_key(json.loads(snapshot))
+            after = _by_key(session)
             changed = {
-                name: session[name] for name, text in current.items() if snapshot.get(name) != text
+                name: session[name] for name, text in after.items() if before.get(name) != text
             }
-            removed = [name for name in snapshot if name not in current]
-            patch = patch_fields(changed, removed)
-            written = await self._write_diff(store, old_id, patch, ttl)
-            return self._renewed_cookie(old_id, created_at) if written else None
+            removed = [name for name in before if name not in after]
+            if changed or removed:  # not just the same keys in another order
+                patch = patch_fields(changed, removed)
+                written = await self._write_diff(store, old_id, patch, ttl)
+                return self._renewed_cookie(old_id, created_at) if written else None
         if needs_touch and await store.touch(self.store_key(old_id), ttl):
             return self._renewed_cookie(old_id, created_at)
         return None
@@ -445,17 +447,17 @@ class ServerSessionMiddleware:
 _CookieHeader = Callable[[bool], str]
 
 
-def _snapshot(data: dict[str, Any]) -> dict[str, str]:
-    """Each top-level value as JSON text: what a request changed, nested changes included.
+def _encoded(data: dict[str, Any]) -> str:
+    """The session as JSON text: the cheapest deep copy there is to see what a request
+    changed, nested changes included. A value JSON cannot hold is checked by the codec, for
+    its clearer error (naming the path inside the value)."""
+    try:
+        return json.dumps(data)
+    except (TypeError, ValueError):
+        check_value(data)
+        raise
 
-    ``json.dumps`` is the cheapest deep comparison there is; a value it cannot encode is
-    checked by the codec, for its clearer error (naming the path inside the value).
-    """
-    snapshot: dict[str, str] = {}
-    for name, value in data.items():
-        try:
-            snapshot[name] = json.dumps(value)
-        except (TypeError, ValueError):
-            check_value({name: value})
-            raise
-    return snapshot
+
+def _by_key(data: dict[str, Any]) -> dict[str, str]:
+    """Each top-level value as JSON text (only for a session that changed)."""
+    return {name: json.dumps(value) for name, value in data.items()}
