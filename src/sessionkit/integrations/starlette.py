@@ -23,10 +23,10 @@ What it guarantees:
   the response is sent; :meth:`ServerSession.invalidate` deletes the session;
 * a request that does not change the session writes nothing back; its expiry is slid
   with a TTL-only ``touch`` at most once per ``refresh_interval``;
-* a changed session is written as a diff of its top-level keys in one atomic ``update``,
-  so two concurrent requests changing different keys both keep their change; a change or a
-  rotation made by a request whose session a concurrent request deleted or rotated is
-  dropped: the old id never comes back;
+* a changed session is written as a diff of its top-level keys in one atomic ``merge``
+  (with the load, two store round trips), so two concurrent requests changing different
+  keys both keep their change; a change or a rotation made by a request whose session a
+  concurrent request deleted or rotated is dropped: the old id never comes back;
 * idle timeout (the store entry's TTL, renewed on activity) and absolute timeout (from
   creation, never renewed). Because reads slide the expiry at most once per
   ``refresh_interval``, a user is logged out after between ``idle_timeout -
@@ -158,6 +158,11 @@ class ServerSessionMiddleware:
     ``max_age``, the cookie is sent again each time the server renews the session (a write
     or a ``touch``), its ``Max-Age`` restarting then and never reaching past the absolute
     timeout, so the browser does not drop a cookie the server still honours.
+
+    ``secure``: ``True`` (always ``Secure``; the first such cookie sent over plain http logs
+    one warning on this module's logger, since browsers drop it there), ``"auto"``
+    (``Secure`` only on https requests: for local development; behind a TLS proxy the
+    server must see the https scheme) or ``False``.
     """
 
     def __init__(
