@@ -3,6 +3,7 @@ and plain-http development (``secure="auto"``, or one warning)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -184,3 +185,22 @@ def test_secure_takes_true_false_or_auto() -> None:
         ServerSessionMiddleware(FastAPI(), store=store, secure="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="SameSite=None"):
         ServerSessionMiddleware(FastAPI(), store=store, secure="auto", same_site="none")
+
+
+async def test_the_session_flow_on_every_adapter_backend(backend_store: Any) -> None:
+    """Create, change, remove, concurrent changes, rotate, logout: on memory, SQLite, Redis."""
+    transport = httpx.ASGITransport(app=make_app(backend_store, system_clock))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        first = (await client.post("/set/user/ana")).cookies["session_id"]
+        await client.post("/set/page/2")
+        await client.post("/drop/page")
+        await asyncio.gather(*(client.post(f"/set/key{i}/{i}") for i in range(4)))
+        expected = {"user": "ana"} | {f"key{i}": str(i) for i in range(4)}
+        assert (await client.get("/read")).json() == expected
+        await client.post("/login/bo")
+        assert (await client.get("/read")).json() == expected | {"user": "bo"}
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as old:
+            old.headers["cookie"] = f"session_id={first}"
+            assert (await old.get("/read")).json() == {}  # the old id died with the rotation
+        await client.post("/logout")
+        assert await backend_store.count("~websession:") == 0
