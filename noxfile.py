@@ -51,3 +51,5 @@ def bench(session: nox.Session) -> None:
     docs/performance.json, the table in docs/performance.md and the scaling plot."""
     session.install("-e", ".[all,dev,bench]")
     session.run("python", "-m", "benchmarks", "--write-docs", *session.posargs)
+    # wrk against starsessions (needs wrk and redis-server; skips without them)
+    session.run("python", "-m", "benchmarks.cookies", "--write-docs")

@@ -69,6 +69,10 @@ def make_app(store: AsyncSessionStore, clock: FakeClock, **settings: Any) -> Fas
     async def set_value(name: str, value: str, session: ServerSessionDep) -> None:
         session[name] = value
 
+    @app.post("/drop/{name}")
+    async def drop(name: str, session: ServerSessionDep) -> None:
+        del session[name]
+
     @app.post("/login/{user}")
     async def login(user: str, session: ServerSessionDep) -> None:
         session["user"] = user
@@ -278,7 +282,7 @@ async def test_reads_slide_the_idle_timeout(
     [key] = [key async for key in store.scan()]
     entry = await store.get_entry(key)
     assert entry is not None
-    assert entry.value["data"] == {"cart": ["apple"]}
+    assert entry.value[".cart"] == [["apple"]]
 
 
 async def test_idle_timeout_expires_the_session(
@@ -313,6 +317,40 @@ async def test_concurrent_requests_keep_each_others_changes(
     assert (await client.get("/read")).json() == {"start": "1"} | {
         f"key{i}": str(i) for i in range(8)
     }
+
+
+async def test_a_removed_key_stays_removed_and_none_is_a_value(
+    client: httpx.AsyncClient, store: CountingStore
+) -> None:
+    await client.post("/set/user/ana")
+    await client.post("/set/page/2")
+    await client.post("/drop/page")
+    assert (await client.get("/read")).json() == {"user": "ana"}
+    [key] = [key async for key in store.scan()]
+    await store.merge(key, {".nothing": [None]})  # a stored None is not a removed key
+    assert (await client.get("/read")).json() == {"user": "ana", "nothing": None}
+
+
+async def test_concurrent_removal_and_change_of_other_keys_both_hold(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post("/set/a/1")
+    await client.post("/set/b/2")
+    await asyncio.gather(client.post("/drop/a"), client.post("/set/c/3"))
+    assert (await client.get("/read")).json() == {"b": "2", "c": "3"}
+
+
+async def test_an_entry_without_its_creation_time_is_never_adopted(
+    client: httpx.AsyncClient, store: CountingStore
+) -> None:
+    # What a late write leaves on a session a concurrent logout deleted, for an instant.
+    session_id = "C" * 43
+    key = "~websession:" + hashlib.sha256(session_id.encode()).hexdigest()
+    await store.set(key, {".user": ["mallory"]})
+    send_only(client, session_id)
+    response = await client.get("/read")
+    assert response.json() == {}
+    assert "Max-Age=0" in response.headers["set-cookie"]
 
 
 async def test_non_json_values_are_refused(store: AsyncMemoryStore, clock: FakeClock) -> None:

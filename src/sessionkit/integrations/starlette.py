@@ -23,10 +23,10 @@ What it guarantees:
   the response is sent; :meth:`ServerSession.invalidate` deletes the session;
 * a request that does not change the session writes nothing back; its expiry is slid
   with a TTL-only ``touch`` at most once per ``refresh_interval``;
-* a changed session is written as a diff of its top-level keys in one atomic ``update``,
-  so two concurrent requests changing different keys both keep their change; a change or a
-  rotation made by a request whose session a concurrent request deleted or rotated is
-  dropped: the old id never comes back;
+* a changed session is written as a diff of its top-level keys in one atomic ``merge``
+  (with the load, two store round trips), so two concurrent requests changing different
+  keys both keep their change; a change or a rotation made by a request whose session a
+  concurrent request deleted or rotated is dropped: the old id never comes back;
 * idle timeout (the store entry's TTL, renewed on activity) and absolute timeout (from
   creation, never renewed). Because reads slide the expiry at most once per
   ``refresh_interval``, a user is logged out after between ``idle_timeout -
@@ -43,10 +43,9 @@ the connection opens, but changes are not saved, and :meth:`ServerSession.rotate
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import math
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any, Literal
@@ -59,18 +58,20 @@ from .._async.protocol import AsyncSessionStore
 from ..clock import Clock, system_clock
 from ..codec import check_value
 from ..entry import TTL, to_seconds
-from ..errors import ConfigurationError, InvalidKey, SessionNotFound
+from ..errors import ConfigurationError, InvalidKey
 from ..keys import validate_prefix
+from ._web_records import CREATED, KNOWN_ID, new_record, patch_fields, record_data, session_key
 
 __all__ = ["ServerSession", "ServerSessionMiddleware"]
 
+logger = logging.getLogger(__name__)
+
 #: Random bytes per session id (256 bits; at least 128 are required).
 ID_BYTES = 32
-_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 43 url-safe characters
-_MISSING = object()
 #: A read does not touch the store to gain less than this many seconds of expiry (the
 #: backends' expiry instants are not exact to the microsecond).
 _TOUCH_SLACK = 1.0
+_PLAIN_SCHEMES = ("http", "ws")
 
 
 class ServerSession(dict[str, Any]):
@@ -157,6 +158,11 @@ class ServerSessionMiddleware:
     ``max_age``, the cookie is sent again each time the server renews the session (a write
     or a ``touch``), its ``Max-Age`` restarting then and never reaching past the absolute
     timeout, so the browser does not drop a cookie the server still honours.
+
+    ``secure``: ``True`` (always ``Secure``; the first such cookie sent over plain http logs
+    one warning on this module's logger, since browsers drop it there), ``"auto"``
+    (``Secure`` only on https requests: for local development; behind a TLS proxy the
+    server must see the https scheme) or ``False``.
     """
 
     def __init__(
@@ -171,7 +177,7 @@ class ServerSessionMiddleware:
         key_prefix: str = "~websession:",
         path: str = "/",
         domain: str | None = None,
-        secure: bool = True,
+        secure: bool | Literal["auto"] = True,
         http_only: bool = True,
         same_site: Literal["lax", "strict", "none"] = "lax",
         max_age: int | None = None,
@@ -204,24 +210,56 @@ class ServerSessionMiddleware:
             )
         if same_site not in ("lax", "strict", "none"):
             raise ConfigurationError(f"same_site is lax, strict or none, not {same_site!r}")
-        if same_site == "none" and not secure:
-            raise ConfigurationError("browsers drop SameSite=None cookies that are not Secure")
+        if secure not in (True, False, "auto"):
+            raise ConfigurationError(f"secure is True, False or 'auto', not {secure!r}")
+        if same_site == "none" and secure is not True:
+            raise ConfigurationError(
+                "browsers drop SameSite=None cookies that are not Secure: use secure=True"
+            )
+        self.secure = secure
+        self._warned_plain_http = False
         self.key_prefix = key_prefix
         self.max_age = None if max_age is None else int(max_age)
         self.clock = clock
         scope_flags = [f"Path={path}", *([f"Domain={domain}"] if domain else [])]
-        other_flags = [
-            *(["HttpOnly"] if http_only else []),
-            *(["Secure"] if secure else []),
-            f"SameSite={same_site.capitalize()}",
-        ]
         self._flags_before_max_age = "; ".join(scope_flags)
-        self._flags_after_max_age = "; ".join(other_flags)
-        self._expire_flags = "; ".join([*scope_flags, "Max-Age=0", *other_flags])
+        # The flags after Max-Age, and those of an expired cookie, without and with Secure.
+        self._flags_after_max_age: dict[bool, str] = {}
+        self._expire_flags: dict[bool, str] = {}
+        for with_secure in (False, True):
+            other_flags = [
+                *(["HttpOnly"] if http_only else []),
+                *(["Secure"] if with_secure else []),
+                f"SameSite={same_site.capitalize()}",
+            ]
+            self._flags_after_max_age[with_secure] = "; ".join(other_flags)
+            self._expire_flags[with_secure] = "; ".join([*scope_flags, "Max-Age=0", *other_flags])
 
     def store_key(self, session_id: str) -> str:
         """The store key of a session id (its hash: ids are not readable from the store)."""
-        return self.key_prefix + hashlib.sha256(session_id.encode()).hexdigest()
+        return session_key(self.key_prefix, session_id)
+
+    def _secure_for(self, scope: Scope) -> bool:
+        """Whether this response's cookie gets ``Secure`` (``"auto"``: only over https)."""
+        if self.secure == "auto":
+            return scope.get("scheme") not in _PLAIN_SCHEMES
+        return bool(self.secure)
+
+    def _warn_if_dropped(self, scope: Scope, set_cookie: str) -> None:
+        """Say once why a browser over plain http starts a new session on every request."""
+        if self._warned_plain_http or self.secure is not True:
+            return
+        if scope.get("scheme") not in _PLAIN_SCHEMES or "Max-Age=0" in set_cookie:
+            return
+        self._warned_plain_http = True
+        logger.warning(
+            "ServerSessionMiddleware sent a Secure session cookie over plain http (%s): "
+            "browsers other than on localhost drop it, so every request starts a new "
+            "session. For local development pass secure='auto'; behind a TLS proxy, let "
+            "the server see the https scheme (uvicorn --proxy-headers "
+            "--forwarded-allow-ips=...).",
+            scope.get("path", "?"),
+        )
 
     def _store_for(self, scope: Scope) -> AsyncSessionStore:
         if self._store is not None:
@@ -258,29 +296,34 @@ class ServerSessionMiddleware:
             if message["type"] == "http.response.start":
                 set_cookie = await self._save(store, cookie, session, snapshot, needs_touch)
                 if set_cookie is not None:
-                    MutableHeaders(scope=message).append("Set-Cookie", set_cookie)
+                    secure = self._secure_for(scope)
+                    header = set_cookie(secure)
+                    if secure:
+                        self._warn_if_dropped(scope, header)
+                    MutableHeaders(scope=message).append("Set-Cookie", header)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
 
     async def _load(
         self, store: AsyncSessionStore, cookie: str | None, *, read_only: bool = False
-    ) -> tuple[ServerSession, dict[str, Any], bool]:
+    ) -> tuple[ServerSession, str, bool]:
+        """The session a cookie names, in one store round trip (value and expiry at once)."""
         empty = ServerSession({}, session_id=None, created_at=None, read_only=read_only)
-        if cookie is None or not _ID_PATTERN.fullmatch(cookie):
-            return empty, {}, False  # no id, or one we could never have issued
+        if cookie is None or not KNOWN_ID.fullmatch(cookie):
+            return empty, "{}", False  # no id, or one we could never have issued
         entry = await store.get_entry(self.store_key(cookie))
-        if entry is None:
-            return empty, {}, False  # unknown or expired: never adopted
+        loaded = None if entry is None else record_data(entry.value)
+        if entry is None or loaded is None:
+            return empty, "{}", False  # unknown, expired or half-deleted: never adopted
+        data, created_at = loaded
         now = self.clock.now()
-        created_at = float(entry.value.get("created_at", now))
         if now >= created_at + self.absolute_timeout:
             await store.delete(self.store_key(cookie))
-            return empty, {}, False
-        data = dict(entry.value.get("data") or {})
+            return empty, "{}", False
         session = ServerSession(data, session_id=cookie, created_at=created_at, read_only=read_only)
         needs_touch = self._needs_touch(entry.expires_at, created_at, now)
-        return session, _snapshot(data), needs_touch
+        return session, _encoded(data), needs_touch
 
     def _needs_touch(self, expires_at: float | None, created_at: float, now: float) -> bool:
         """Whether a read should slide the expiry: only when that gains enough time.
@@ -308,76 +351,61 @@ class ServerSessionMiddleware:
         store: AsyncSessionStore,
         cookie: str | None,
         session: ServerSession,
-        snapshot: dict[str, Any],
+        snapshot: str,
         needs_touch: bool,
-    ) -> str | None:
-        """Write what changed; return the Set-Cookie header value to send, if any."""
+    ) -> _CookieHeader | None:
+        """Write what changed; return the Set-Cookie header to send, if any.
+
+        Store round trips, the load included: a read 1 (2 when its touch is due, at most
+        once per ``refresh_interval``), a change 2, a new session 1, a logout 2, a rotation 3.
+        """
         old_id = session.id
         now = self.clock.now()
         if session._invalidate:
             if old_id is not None:
                 await store.delete(self.store_key(old_id))
             if session:  # written after invalidate() (a "logged out" notice): a new session
-                new_id = await self._create(store, _snapshot(session), now, self.idle_timeout)
+                new_id = await self._create(store, dict(session), now, self.idle_timeout)
                 return self._cookie(new_id, now)
             return self._expired_cookie() if cookie is not None else None
         created_at = session._created_at if session._created_at is not None else now
         ttl = self._ttl(created_at)
-        current = _snapshot(session)
-        changed = current != snapshot
         if old_id is None:
             if not session:  # nothing to keep: store nothing, and drop a bad cookie
                 return self._expired_cookie() if cookie is not None else None
-            new_id = await self._create(store, current, now, self.idle_timeout)
+            new_id = await self._create(store, dict(session), now, self.idle_timeout)
             return self._cookie(new_id, now)
         if ttl is None:  # hit the absolute timeout during the request
             await store.delete(self.store_key(old_id))
             return self._expired_cookie()
         # From here on, a session found gone was deleted or rotated by a concurrent request
-        # (logout, login): nothing is written, and no cookie is sent, since expiring the
+        # (logout, login): nothing is kept, and no cookie is sent, since expiring the
         # cookie could drop the new id that concurrent request just gave the browser.
         if session._rotate:
-            rotated = await self._rotate(
-                store, old_id, before=snapshot, after=current, created_at=created_at, ttl=ttl
-            )
-            return None if rotated is None else self._cookie(rotated, created_at)
-        if changed:
-            written = await self._write_diff(store, old_id, snapshot, current, ttl)
-            return self._renewed_cookie(old_id, created_at) if written else None
+            _encoded(session)  # a value JSON cannot hold fails before anything is deleted
+            if not await store.delete(self.store_key(old_id)):  # the old id dies first
+                return None
+            rotated = await self._create(store, dict(session), created_at, ttl)
+            return self._cookie(rotated, created_at)
+        if _encoded(session) != snapshot:
+            before = _by_key(json.loads(snapshot))
+            after = _by_key(session)
+            changed = {
+                name: session[name] for name, text in after.items() if before.get(name) != text
+            }
+            removed = [name for name in before if name not in after]
+            if changed or removed:  # not just the same keys in another order
+                patch = patch_fields(changed, removed)
+                written = await self._write_diff(store, old_id, patch, ttl)
+                return self._renewed_cookie(old_id, created_at) if written else None
         if needs_touch and await store.touch(self.store_key(old_id), ttl):
             return self._renewed_cookie(old_id, created_at)
         return None
 
-    async def _rotate(
-        self,
-        store: AsyncSessionStore,
-        old_id: str,
-        *,
-        before: dict[str, Any],
-        after: dict[str, Any],
-        created_at: float,
-        ttl: float,
-    ) -> str | None:
-        """Move the session to a new id; ``None`` if a concurrent request already ended it.
-
-        The old entry gets this request's changes first (keeping what concurrent requests
-        wrote meanwhile), then is deleted; the new entry is created only if this request's
-        delete is the one that removed it, so a session that a concurrent logout or
-        rotation ended is never brought back under a new id.
-        """
-        old_key = self.store_key(old_id)
-        try:
-            record = await store.update(old_key, _diff_applier(before, after), ttl)
-        except SessionNotFound:
-            return None
-        if not await store.delete(old_key):  # the old id is dead before we answer
-            return None
-        return await self._create(store, dict(record.get("data") or {}), created_at, ttl)
-
     async def _create(
         self, store: AsyncSessionStore, data: dict[str, Any], created_at: float, ttl: float
     ) -> str:
-        record = {"data": data, "created_at": created_at}
+        record = new_record(data, created_at)
         while True:  # a collision of 256-bit ids does not happen; the loop makes it harmless
             session_id = secrets.token_urlsafe(ID_BYTES)
             if await store.create(self.store_key(session_id), record, ttl):
@@ -387,54 +415,54 @@ class ServerSessionMiddleware:
         self,
         store: AsyncSessionStore,
         session_id: str,
-        before: dict[str, Any],
-        after: dict[str, Any],
+        patch: dict[str, Any],
         ttl: float,
     ) -> bool:
-        """Apply this request's changes only, atomically; ``False`` if the session is gone."""
-        try:
-            await store.update(self.store_key(session_id), _diff_applier(before, after), ttl)
-        except SessionNotFound:
-            # Invalidated or rotated by a concurrent request (logout): do not resurrect it.
+        """Write this request's changes only, in one merge; ``False`` if the session is gone.
+
+        A merge creates what is absent: landing on a session that a concurrent request
+        deleted (logout) or rotated (login) leaves an entry without its creation time,
+        which no request adopts and which is deleted here at once.
+        """
+        key = self.store_key(session_id)
+        merged = await store.merge(key, patch, ttl)
+        if CREATED not in merged:
+            await store.delete(key)
             return False
         return True
 
-    def _cookie(self, session_id: str, created_at: float) -> str:
+    def _cookie(self, session_id: str, created_at: float) -> _CookieHeader:
         flags = [self._flags_before_max_age]
         if self.max_age is not None:
             # Never past the absolute timeout: the browser should not outlive the session.
             remaining = created_at + self.absolute_timeout - self.clock.now()
             flags.append(f"Max-Age={max(0, min(self.max_age, math.ceil(remaining)))}")
-        flags.append(self._flags_after_max_age)
-        return f"{self.cookie_name}={session_id}; " + "; ".join(flags)
+        start = f"{self.cookie_name}={session_id}; " + "; ".join(flags)
+        return lambda secure: f"{start}; {self._flags_after_max_age[secure]}"
 
-    def _renewed_cookie(self, session_id: str, created_at: float) -> str | None:
+    def _renewed_cookie(self, session_id: str, created_at: float) -> _CookieHeader | None:
         """The same id again when the session was renewed, so the cookie's Max-Age restarts."""
         return None if self.max_age is None else self._cookie(session_id, created_at)
 
-    def _expired_cookie(self) -> str:
-        return f'{self.cookie_name}=""; {self._expire_flags}'
+    def _expired_cookie(self) -> _CookieHeader:
+        return lambda secure: f'{self.cookie_name}=""; {self._expire_flags[secure]}'
 
 
-def _diff_applier(
-    before: dict[str, Any], after: dict[str, Any]
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """An update function applying the top-level changes from ``before`` to ``after``."""
-    changed = {key: value for key, value in after.items() if before.get(key, _MISSING) != value}
-    removed = [key for key in before if key not in after]
-
-    def apply(record: dict[str, Any]) -> dict[str, Any]:
-        data = dict(record.get("data") or {})
-        data.update(changed)
-        for key in removed:
-            data.pop(key, None)
-        return {**record, "data": data}
-
-    return apply
+#: A Set-Cookie value, given whether it carries ``Secure`` (decided by the request scheme).
+_CookieHeader = Callable[[bool], str]
 
 
-def _snapshot(data: dict[str, Any]) -> dict[str, Any]:
-    # A deep copy, so nested changes (session["cart"].append(...)) are seen. The codec's check
-    # comes first: json.dumps alone would turn an int key into a str without a word.
-    copied: dict[str, Any] = json.loads(json.dumps(check_value(data)))
-    return copied
+def _encoded(data: dict[str, Any]) -> str:
+    """The session as JSON text: the cheapest deep copy there is to see what a request
+    changed, nested changes included. A value JSON cannot hold is checked by the codec, for
+    its clearer error (naming the path inside the value)."""
+    try:
+        return json.dumps(data)
+    except (TypeError, ValueError):
+        check_value(data)
+        raise
+
+
+def _by_key(data: dict[str, Any]) -> dict[str, str]:
+    """Each top-level value as JSON text (only for a session that changed)."""
+    return {name: json.dumps(value) for name, value in data.items()}
