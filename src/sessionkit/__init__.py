@@ -10,6 +10,8 @@ Open a store by URL, then get, set and atomically update JSON-compatible session
 >>> store.close()
 """
 
+import logging
+
 from ._async.protocol import AsyncSessionStore
 from ._sync.protocol import SessionStore
 from .clock import Clock, FakeClock, SystemClock
@@ -59,6 +61,10 @@ from .resilience import resilient
 from .stores.memory import AsyncMemoryStore, MemoryStore
 
 __version__ = "0.1.0.dev0"
+
+# A library is silent unless the application asks: without this, records of level warning
+# and above would reach logging's last-resort handler (stderr) in an unconfigured app.
+logging.getLogger("sessionkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "CHANNEL_REGISTRATION",

@@ -17,7 +17,6 @@ from typing import Any, Generic, TypeVar, get_origin
 
 import attrs
 import cattrs
-import structlog
 from cattrs.cols import (
     iterable_unstructure_factory,
     list_structure_factory,
@@ -26,13 +25,13 @@ from cattrs.cols import (
 from cattrs.preconf.json import make_converter
 
 from ..errors import ConfigurationError, CorruptValue, SerializationError
-from ..observability.events import StoreEvent, key_digest
+from ..observability.events import EventLogger, StoreEvent, key_digest
 
 __all__ = ["META_KEY", "CorruptSession", "ModelCodec", "default_converter", "make_strict_converter"]
 
 T = TypeVar("T")
 
-_log = structlog.get_logger("sessionkit.namespace")
+_log = EventLogger("sessionkit.namespace")
 
 #: The reserved top-level key of every stored value; no model field may use it.
 META_KEY = "_sessionkit"
