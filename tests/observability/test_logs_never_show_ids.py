@@ -20,10 +20,13 @@ from sessionkit import (
     CorruptValue,
     MemoryStore,
     SessionManager,
-    TemplateSession,
 )
 from sessionkit.cli import main
 from sessionkit.observability import StoreEvent, key_digest, observed
+from sessionkit.presets import (
+    DocumentApp,
+    TemplateSession,
+)
 from sessionkit.resilience import Event, RetryPolicy, resilient
 from sessionkit.stores.redis import RedisStore
 from sessionkit.testing import capture_events
@@ -56,12 +59,12 @@ def test_store_and_resilience_events_carry_digests_only(tmp_path: Path) -> None:
     manager = SessionManager(observed(stack), sweep_interval=None)
     tenant = manager.for_tenant(TENANT_ID)
     with capture_events() as events:
-        manager.templates.put(SESSION_ID, TemplateSession(filename="lease.docx"))
-        assert manager.templates.get(SESSION_ID) is not None
-        assert manager.templates.get(SESSION_ID + "-gone") is None
+        DocumentApp(manager).templates.put(SESSION_ID, TemplateSession(filename="lease.docx"))
+        assert DocumentApp(manager).templates.get(SESSION_ID) is not None
+        assert DocumentApp(manager).templates.get(SESSION_ID + "-gone") is None
         backend.down = True
-        tenant.templates.put(SESSION_ID, TemplateSession(filename="outage.docx"))
-        manager.templates.put(SESSION_ID, TemplateSession(filename="second.docx"))
+        DocumentApp(tenant).templates.put(SESSION_ID, TemplateSession(filename="outage.docx"))
+        DocumentApp(manager).templates.put(SESSION_ID, TemplateSession(filename="second.docx"))
         backend.down = False
         clock[0] += 10
         assert stack.replay().completed
@@ -115,10 +118,10 @@ def test_corrupt_values_and_conflicts_are_logged_without_the_key() -> None:
 
 def test_a_session_that_does_not_fit_its_class_is_logged_without_its_id() -> None:
     manager = SessionManager(observed(MemoryStore(), log_reads=False), sweep_interval=None)
-    key = manager.templates.key(SESSION_ID)
+    key = DocumentApp(manager).templates.key(SESSION_ID)
     manager.store.set(key, {"filename": ["not", "a", "str"]})
     with capture_events() as events, pytest.raises(CorruptSession):
-        manager.templates.get(SESSION_ID)
+        DocumentApp(manager).templates.get(SESSION_ID)
     assert [(e["event"], e["namespace"], e["field"]) for e in events] == [
         (StoreEvent.CORRUPT_SESSION, "templates", "filename")
     ]
@@ -131,8 +134,8 @@ def test_cli_inspect_logs_a_digest_of_the_key(
 ) -> None:
     url = f"sqlite:///{tmp_path}/sessions.db"
     with SessionManager.from_url(url, sweep_interval=None) as manager:
-        manager.for_tenant(TENANT_ID).templates.put(SESSION_ID, TemplateSession())
-        key = manager.for_tenant(TENANT_ID).templates.key(SESSION_ID)
+        DocumentApp(manager.for_tenant(TENANT_ID)).templates.put(SESSION_ID, TemplateSession())
+        key = DocumentApp(manager.for_tenant(TENANT_ID)).templates.key(SESSION_ID)
     with capture_events() as events:
         assert main(["inspect", url, key, "--json"]) == 0
     assert SESSION_ID in capsys.readouterr().out  # the operator asked for it

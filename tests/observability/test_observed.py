@@ -12,16 +12,19 @@ from prometheus_client import CollectorRegistry
 
 from sessionkit import (
     AsyncMemoryStore,
-    DocumentSession,
     InvalidKey,
     MemoryStore,
     SessionManager,
     SessionNotFound,
     StoreUnavailable,
-    TemplateSession,
 )
 from sessionkit.metrics import SessionMetrics
 from sessionkit.observability import AsyncObserved, Observed, StoreEvent, observed
+from sessionkit.presets import (
+    DocumentApp,
+    DocumentSession,
+    TemplateSession,
+)
 from sessionkit.resilience import Event, RetryPolicy, resilient
 from sessionkit.testing import capture_events
 from tests.resilience._sync.flaky import FlakyStore
@@ -92,9 +95,9 @@ def test_the_namespace_label_is_bounded(registry: CollectorRegistry) -> None:
 def test_purge_sweep_and_live_sessions(registry: CollectorRegistry) -> None:
     metrics = SessionMetrics(registry)
     manager = SessionManager(observed(MemoryStore(), metrics=metrics), sweep_interval=None)
-    manager.templates.put("t1", TemplateSession())
-    manager.templates.put("t2", TemplateSession())
-    manager.for_tenant("acme").documents.put(1, DocumentSession())
+    DocumentApp(manager).templates.put("t1", TemplateSession())
+    DocumentApp(manager).templates.put("t2", TemplateSession())
+    DocumentApp(manager.for_tenant("acme")).documents.put(1, DocumentSession())
     metrics.record_stats(manager.stats())
     assert registry.get_sample_value("sessionkit_live_sessions", {"namespace": "templates"}) == 2
     assert registry.get_sample_value("sessionkit_live_sessions", {"namespace": "documents"}) == 1
