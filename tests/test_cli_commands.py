@@ -41,9 +41,9 @@ from sessionkit.presets import (
     TemplateSession,
 )
 from sessionkit.resilience import WithFallback
+from sessionkit.testing import FlakyStore
 from tests.backends import SPECS, BackendSpec
 from tests.redis_servers import free_port
-from tests.resilience._sync.flaky import FlakyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = [name for name in ("sqlite", "redis") if name in SPECS]

@@ -29,8 +29,7 @@ from sessionkit.presets import (
 )
 from sessionkit.resilience import Event, RetryPolicy, resilient
 from sessionkit.stores.redis import RedisStore
-from sessionkit.testing import capture_events
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore, capture_events
 
 SESSION_ID = "sess-7f9a2c-SECRET"
 TENANT_ID = "tenant-acme-SECRET"

@@ -26,8 +26,7 @@ from sessionkit.presets import (
     TemplateSession,
 )
 from sessionkit.resilience import Event, RetryPolicy, resilient
-from sessionkit.testing import capture_events
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore, capture_events
 
 
 def operations(registry: CollectorRegistry, **labels: str) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 from sessionkit import MemoryStore
 from sessionkit.observability import StoreEvent, observed
 from sessionkit.resilience import Event, RetryPolicy, resilient
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ APP = textwrap.dedent(
     from sessionkit import StoreUnavailable
     from sessionkit.observability import observed
     from sessionkit.resilience import RetryPolicy, resilient
-    from tests.resilience._sync.flaky import FlakyStore
+    from sessionkit.testing import FlakyStore
 
     backend = FlakyStore()
     fast = RetryPolicy(attempts=2, initial_wait=0, max_wait=0, jitter=0)

@@ -19,7 +19,7 @@ from sessionkit import (
     StoreUnavailable,
 )
 from sessionkit.resilience import AsyncRetryingStore, AsyncWithFallback, Event, resilient
-from tests.resilience._async.flaky import AsyncFlakyStore
+from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
 
 #: Every store make() opened in the running test; the fixture below closes them.

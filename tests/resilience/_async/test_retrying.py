@@ -9,7 +9,7 @@ import pytest
 from sessionkit import ConflictError, InvalidKey, StoreUnavailable
 from sessionkit.errors import CircuitOpen
 from sessionkit.resilience import IDEMPOTENT_OPERATIONS, AsyncRetryingStore, Event, RetryPolicy
-from tests.resilience._async.flaky import AsyncFlakyStore
+from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
 
 

@@ -20,7 +20,7 @@ from sessionkit import (
     StoreUnavailable,
 )
 from sessionkit.resilience import RetryingStore, WithFallback, Event, resilient
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
 
 #: Every store make() opened in the running test; the fixture below closes them.

@@ -10,7 +10,7 @@ import pytest
 from sessionkit import ConflictError, InvalidKey, StoreUnavailable
 from sessionkit.errors import CircuitOpen
 from sessionkit.resilience import IDEMPOTENT_OPERATIONS, RetryingStore, Event, RetryPolicy
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
 
 

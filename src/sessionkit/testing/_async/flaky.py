@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from sessionkit import AsyncMemoryStore, StoreUnavailable
-from sessionkit.entry import TTL, Entry, UpdateFunction
+from ...entry import TTL, Entry, UpdateFunction
+from ...errors import StoreUnavailable
+from ...stores.memory import AsyncMemoryStore
 
 
 class AsyncFlakyStore(AsyncMemoryStore):

@@ -1,4 +1,4 @@
-# Generated from tests/resilience/_async/flaky.py by scripts/unasync.py: edit that file, not this one.
+# Generated from src/sessionkit/testing/_async/flaky.py by scripts/unasync.py: edit that file, not this one.
 """A test double for a *backend*: a memory store that can be switched down.
 
 The wrappers under test are real; only the backend they wrap is replaced, so that a test
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Iterable, Mapping
 from typing import Any
 
-from sessionkit import MemoryStore, StoreUnavailable
-from sessionkit.entry import TTL, Entry, UpdateFunction
+from ...errors import StoreUnavailable
+from ...stores.memory import MemoryStore
+from ...entry import TTL, Entry, UpdateFunction
 
 
 class FlakyStore(MemoryStore):
