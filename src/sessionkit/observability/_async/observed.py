@@ -1,4 +1,4 @@
-"""A store that reports every operation it passes on: structlog events and metrics."""
+"""A store that reports every operation it passes on: log events and metrics."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class AsyncObserved(AsyncDelegatingStore):
 
     * ``metrics`` (say a :class:`~sessionkit.metrics.SessionMetrics`) gets one sample per
       operation: store, namespace, operation, outcome, seconds.
-    * structlog (logger ``sessionkit.store``) gets hits and misses at debug, and outages,
+    * stdlib logging (logger ``sessionkit.store``) gets hits and misses at debug, and outages,
       conflicts, corrupt values, sweeps and purges as the events of
       :class:`~sessionkit.observability.StoreEvent`; keys only as :func:`key_digest`.
     * ``observers`` get those events too (``metrics`` is one if it has ``notify``).

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Iterable, Mapping
 from typing import Any
 
+from ...entry import TTL, Entry, UpdateFunction
 from ...errors import StoreUnavailable
 from ...stores.memory import MemoryStore
-from ...entry import TTL, Entry, UpdateFunction
 
 
 class FlakyStore(MemoryStore):
