@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from sessionkit.cli import main
-from sessionkit.demo import run_demo
+from sessionkit.presets.demo import run_demo
 
 
 def test_demo_runs_the_workflow_and_reports_what_it_stored(

@@ -23,7 +23,11 @@ import attrs
 import pytest
 import structlog
 
-from sessionkit import DocumentSession, FakeClock, SessionManager, TemplateSession, open_store
+from sessionkit import (
+    FakeClock,
+    SessionManager,
+    open_store,
+)
 from sessionkit.cli import (
     EXIT_NOT_CONFIRMED,
     EXIT_NOT_FOUND,
@@ -31,10 +35,15 @@ from sessionkit.cli import (
     EXIT_UNAVAILABLE,
     main,
 )
+from sessionkit.presets import (
+    DocumentApp,
+    DocumentSession,
+    TemplateSession,
+)
 from sessionkit.resilience import WithFallback
+from sessionkit.testing import FlakyStore
 from tests.backends import SPECS, BackendSpec
 from tests.redis_servers import free_port
-from tests.resilience._sync.flaky import FlakyStore
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = [name for name in ("sqlite", "redis") if name in SPECS]
@@ -70,11 +79,11 @@ def populated(target: Target) -> Target:
     """3 templates and 1 document in the default tenant, 2 templates of tenant acme."""
     with target.manager() as sessions:
         for i in range(3):
-            sessions.templates.put(f"t{i}", TemplateSession(filename=f"{i}.docx"))
-        sessions.documents.put("d1", DocumentSession())
+            DocumentApp(sessions).templates.put(f"t{i}", TemplateSession(filename=f"{i}.docx"))
+        DocumentApp(sessions).documents.put("d1", DocumentSession())
         acme = sessions.for_tenant("acme")
-        acme.templates.put("t1", TemplateSession(filename="acme.docx"))
-        acme.templates.put("t2", TemplateSession())
+        DocumentApp(acme).templates.put("t1", TemplateSession(filename="acme.docx"))
+        DocumentApp(acme).templates.put("t2", TemplateSession())
     return target
 
 

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from sessionkit import CorruptValue, PayloadTooLarge, SerializationError
+from sessionkit import (
+    CorruptValue,
+    PayloadTooLarge,
+    SerializationError,
+)
 from sessionkit.codec import JSONCodec, check_value
 
 try:

@@ -23,22 +23,24 @@ import attrs
 from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel
 
-from sessionkit import (
+from sessionkit import SessionNotFound
+from sessionkit.integrations.fastapi import (
+    ManagerDep,
+    sessionkit_lifespan,
+)
+from sessionkit.presets import (
     CancellationSession,
     DocumentSession,
     ExtractionResult,
     GeneratedDocument,
-    SessionNotFound,
     TemplateSession,
 )
-from sessionkit.integrations.fastapi import (
+from sessionkit.presets.fastapi import (
     CancellationsDep,
     DocumentsDep,
     ExtractionsDep,
     GeneratedDocumentsDep,
-    ManagerDep,
     TemplatesDep,
-    sessionkit_lifespan,
 )
 
 DEFAULT_URL = "sqlite:///documents-sessions.db"

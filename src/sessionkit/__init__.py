@@ -10,7 +10,11 @@ Open a store by URL, then get, set and atomically update JSON-compatible session
 >>> store.close()
 """
 
+import logging
+from typing import Any
+
 from ._async.protocol import AsyncSessionStore
+from ._moved import moved_attribute
 from ._sync.protocol import SessionStore
 from .clock import Clock, FakeClock, SystemClock
 from .codec import JSONCodec
@@ -32,27 +36,11 @@ from .errors import (
 from .keys import MAX_KEY_LENGTH, validate_key
 from .manager import AsyncSessionManager, SessionManager, SessionStats
 from .namespaces import (
-    CHANNEL_REGISTRATION,
-    TARIFF_CREATION,
-    TARIFF_EDIT,
-    AdminSession,
-    AdminSessions,
-    AsyncAdminSessions,
-    AsyncConversations,
     AsyncNamespace,
-    CancellationSession,
-    Conversation,
-    Conversations,
     CorruptSession,
-    DocumentSession,
-    ExtractionResult,
-    GeneratedDocument,
     InvalidPolicy,
     Namespace,
-    TemplateSession,
     TTLPolicy,
-    WizardError,
-    WizardFlow,
 )
 from .registry import open_async_store, open_store, register_scheme
 from .resilience import resilient
@@ -60,35 +48,26 @@ from .stores.memory import AsyncMemoryStore, MemoryStore
 
 __version__ = "0.1.0.dev0"
 
+# A library is silent unless the application asks: without this, records of level warning
+# and above would reach logging's last-resort handler (stderr) in an unconfigured app.
+logging.getLogger("sessionkit").addHandler(logging.NullHandler())
+
 __all__ = [
-    "CHANNEL_REGISTRATION",
     "MAX_KEY_LENGTH",
-    "TARIFF_CREATION",
-    "TARIFF_EDIT",
     "TTL",
-    "AdminSession",
-    "AdminSessions",
-    "AsyncAdminSessions",
-    "AsyncConversations",
     "AsyncMemoryStore",
     "AsyncNamespace",
     "AsyncSessionManager",
     "AsyncSessionStore",
     "BackendError",
-    "CancellationSession",
     "CircuitOpen",
     "Clock",
     "ConfigurationError",
     "ConflictError",
-    "Conversation",
-    "Conversations",
     "CorruptSession",
     "CorruptValue",
-    "DocumentSession",
     "Entry",
-    "ExtractionResult",
     "FakeClock",
-    "GeneratedDocument",
     "InvalidKey",
     "InvalidPolicy",
     "InvalidTTL",
@@ -106,10 +85,7 @@ __all__ = [
     "StoreUnavailable",
     "SystemClock",
     "TTLPolicy",
-    "TemplateSession",
     "UpdateFunction",
-    "WizardError",
-    "WizardFlow",
     "__version__",
     "open_async_store",
     "open_store",
@@ -117,3 +93,8 @@ __all__ = [
     "resilient",
     "validate_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The preset names, at their old place for one release (deprecated)."""
+    return moved_attribute(__name__, name)

@@ -4,7 +4,7 @@ The one piece of the manager that differs between sync and async beyond ``await`
 daemon thread (:class:`Sweeper`) or an asyncio task (:class:`AsyncSweeper`). A failing
 sweep is logged and retried at the next interval; it never stops the sweeper or the app.
 
-Events go to structlog, logger ``sessionkit.sweeper`` (sessionkit configures nothing):
+Events go to stdlib logging, logger ``sessionkit.sweeper`` (sessionkit configures nothing):
 :attr:`SweeperEvent.FAILED` and :attr:`SweeperEvent.STOP_TIMED_OUT`.
 """
 
@@ -15,25 +15,14 @@ import math
 import threading
 from collections.abc import Awaitable, Callable
 
-import structlog
+from .observability.events import EventLogger, SweeperEvent
 
 __all__ = ["DEFAULT_STOP_TIMEOUT", "AsyncSweeper", "Sweeper", "SweeperEvent", "check_interval"]
 
-_log = structlog.get_logger("sessionkit.sweeper")
+_log = EventLogger("sessionkit.sweeper")
 
 #: Seconds :meth:`Sweeper.stop` waits for a sweep in progress before giving up on it.
 DEFAULT_STOP_TIMEOUT = 10.0
-
-
-class SweeperEvent:
-    """The stable names of the sweeper's events (logger ``sessionkit.sweeper``)."""
-
-    #: warning: a sweep raised; the sweeper retries at the next interval. Fields: error,
-    #: retry_in (seconds).
-    FAILED = "sessionkit.sweep.failed"
-    #: warning: stopping the thread sweeper gave up waiting for a sweep still running (the
-    #: daemon thread ends when that sweep returns). Field: timeout (seconds).
-    STOP_TIMED_OUT = "sessionkit.sweep.stop_timed_out"
 
 
 def check_interval(interval: object) -> float:

@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from .errors import SessionKitError
+from .errors import InvalidTTL
 
 __all__ = [
     "TTL",
@@ -27,10 +27,6 @@ TTL: TypeAlias = float | timedelta
 #: The function ``update`` applies: current value in, new value out. It must be pure: a
 #: store that retries on conflict calls it again with the fresh value.
 UpdateFunction: TypeAlias = Callable[[dict[str, Any]], Mapping[str, Any]]
-
-
-class InvalidTTL(SessionKitError, ValueError):
-    """A TTL is zero, negative, not finite or not a number of seconds."""
 
 
 @attrs.frozen
@@ -54,7 +50,7 @@ def to_seconds(ttl: object) -> float:
     >>> to_seconds(0)
     Traceback (most recent call last):
     ...
-    sessionkit.entry.InvalidTTL: a TTL must be positive and finite, got 0
+    sessionkit.errors.InvalidTTL: a TTL must be positive and finite, got 0
     """
     if isinstance(ttl, timedelta):
         seconds = ttl.total_seconds()

@@ -16,8 +16,11 @@ __all__ = [
     "CircuitOpen",
     "ConfigurationError",
     "ConflictError",
+    "CorruptSession",
     "CorruptValue",
     "InvalidKey",
+    "InvalidPolicy",
+    "InvalidTTL",
     "PayloadTooLarge",
     "SerializationError",
     "SessionKitError",
@@ -118,3 +121,27 @@ class BackendError(SessionKitError):
 
 class StoreClosed(SessionKitError):
     """The store was closed; open a new one."""
+
+
+class InvalidTTL(SessionKitError, ValueError):
+    """A TTL is zero, negative, not finite or not a number of seconds."""
+
+
+class InvalidPolicy(ConfigurationError, ValueError):
+    """A :class:`~sessionkit.TTLPolicy` whose fields do not make one of the three kinds of
+    policy."""
+
+
+class CorruptSession(CorruptValue):
+    """A stored session cannot be structured into the namespace's class.
+
+    ``field`` is the path of the first offending field (``"price"``, ``"messages[2].role"``),
+    or ``None`` when the value as a whole is wrong.
+    """
+
+    def __init__(self, key: str, namespace: str, session_id: str, field: str | None, reason: str):
+        where = f"field {field!r}" if field else "the value"
+        super().__init__(key, f"namespace {namespace!r}, id {session_id!r}: {where}: {reason}")
+        self.namespace = namespace
+        self.session_id = session_id
+        self.field = field

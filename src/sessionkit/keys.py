@@ -20,7 +20,14 @@ from collections.abc import Iterable
 
 from .errors import InvalidKey
 
-__all__ = ["MAX_KEY_LENGTH", "validate_key", "validate_keys", "validate_prefix"]
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_NAMESPACE_LENGTH",
+    "split_key",
+    "validate_key",
+    "validate_keys",
+    "validate_prefix",
+]
 
 #: The longest key a store accepts, in characters (and bytes: keys are ASCII).
 MAX_KEY_LENGTH = 256
@@ -29,6 +36,14 @@ _ALLOWED = "!-~"  # the visible ASCII range, as a character class
 _VALID = re.compile(f"[{_ALLOWED}]*")
 _INVALID_CHAR = re.compile(f"[^{_ALLOWED}]")
 _RULE = f"keys are 1-{MAX_KEY_LENGTH} visible ASCII characters, '!' to '~'"
+
+# The key layout namespaces write (``[@<encoded tenant>:]<namespace>:<encoded id>``, see
+# sessionkit.namespaces.keyspace), parsed here once for the namespaces and the log labels.
+MAX_NAMESPACE_LENGTH = 64
+NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+ENCODED_ID = re.compile(r"[A-Za-z0-9_.~%-]+")  # what the namespace id encoding can produce
+TENANT_MARK = "@"
+SEPARATOR = ":"
 
 
 def validate_key(key: object) -> str:
@@ -63,3 +78,30 @@ def _reject(key: object, *, allow_empty: bool) -> str:
         f"key {key!r} has a character that is not allowed at index {bad.start()}: "
         f"{bad.group()!r} ({_RULE})"
     )
+
+
+def split_key(key: str) -> tuple[str | None, str | None, int]:
+    """``(encoded tenant, namespace, length of the namespace prefix)`` of a key or prefix,
+    as far as it names them (``None`` and ``0`` for what it does not).
+
+    Cheap (two partitions and a match): it runs on every observed operation.
+
+    >>> split_key("@acme:templates:4f1c"), split_key("templates:4f1c")
+    (('acme', 'templates', 16), (None, 'templates', 10))
+    >>> split_key("@acme:x"), split_key("loose-key"), split_key("~aiogram:1")
+    (('acme', None, 0), (None, None, 0), (None, None, 0))
+    """
+    encoded_tenant: str | None = None
+    rest = key
+    if key.startswith(TENANT_MARK):
+        encoded_tenant, separator, rest = key[1:].partition(SEPARATOR)
+        if not separator or not ENCODED_ID.fullmatch(encoded_tenant):
+            return None, None, 0
+    namespace, separator, _ = rest.partition(SEPARATOR)
+    if (
+        not separator
+        or len(namespace) > MAX_NAMESPACE_LENGTH
+        or not NAMESPACE_NAME.fullmatch(namespace)
+    ):
+        return encoded_tenant, None, 0
+    return encoded_tenant, namespace, len(key) - len(rest) + len(namespace) + 1

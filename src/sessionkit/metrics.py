@@ -39,7 +39,7 @@ from .observability.events import StoreEvent
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from .manager.common import SessionStats
+    from .manager.stats import SessionStats
 
 __all__ = ["LATENCY_BUCKETS", "SessionMetrics"]
 

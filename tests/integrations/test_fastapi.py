@@ -19,9 +19,21 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from sessionkit import AsyncNamespace, AsyncSessionManager, ConfigurationError, open_store
+from sessionkit import (
+    AsyncNamespace,
+    AsyncSessionManager,
+    ConfigurationError,
+    open_store,
+)
 from sessionkit.integrations.fastapi import (
     ManagerDep,
+    get_manager,
+    get_server_session,
+    namespace_dependency,
+    open_manager,
+    sessionkit_lifespan,
+)
+from sessionkit.presets.fastapi import (
     TemplatesDep,
     get_admin_sessions,
     get_cancellations,
@@ -29,12 +41,7 @@ from sessionkit.integrations.fastapi import (
     get_documents,
     get_extractions,
     get_generated_documents,
-    get_manager,
-    get_server_session,
     get_templates,
-    namespace_dependency,
-    open_manager,
-    sessionkit_lifespan,
 )
 from tests.integrations.conftest import ADAPTER_BACKENDS, backend_spec
 from tests.integrations.examples import EXAMPLES, load_example

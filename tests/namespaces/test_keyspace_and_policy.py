@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessionkit import ConfigurationError, InvalidKey, InvalidTTL, TTLPolicy, WizardFlow
+from sessionkit import (
+    ConfigurationError,
+    InvalidKey,
+    InvalidTTL,
+    TTLPolicy,
+)
 from sessionkit.keys import validate_key
 from sessionkit.namespaces.keyspace import (
     KeySpace,
@@ -20,7 +25,11 @@ from sessionkit.namespaces.keyspace import (
     parse_key,
 )
 from sessionkit.namespaces.policy import InvalidPolicy
-from sessionkit.namespaces.presets import Conversation, with_message
+from sessionkit.presets import (
+    Conversation,
+    WizardFlow,
+    with_message,
+)
 
 ENCODED = re.compile(r"[A-Za-z0-9_.~%-]+")
 any_id = st.one_of(st.text(min_size=1, max_size=15), st.integers(min_value=0))

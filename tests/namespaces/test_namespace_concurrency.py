@@ -21,11 +21,15 @@ import attrs
 import pytest
 
 from sessionkit import (
-    TARIFF_CREATION,
     AsyncSessionManager,
     SessionManager,
     SessionNotFound,
     TTLPolicy,
+)
+from sessionkit.presets import (
+    TARIFF_CREATION,
+    AsyncDocumentApp,
+    DocumentApp,
 )
 from tests.backends import SPECS
 
@@ -182,7 +186,7 @@ async def test_tasks_appending_to_one_conversation_lose_nothing(
     spec_name: str, tmp_path: Path
 ) -> None:
     async with open_async(spec_name, tmp_path) as manager:
-        chats = manager.conversations
+        chats = AsyncDocumentApp(manager).conversations
         assert chats.policy.needs_created_at  # the read-then-update path
         try:
 
@@ -196,11 +200,9 @@ async def test_tasks_appending_to_one_conversation_lose_nothing(
             await manager.purge()
 
 
-def test_threads_appending_to_one_conversation_lose_nothing(
-    spec_name: str, tmp_path: Path
-) -> None:
+def test_threads_appending_to_one_conversation_lose_nothing(spec_name: str, tmp_path: Path) -> None:
     with open_sync(spec_name, tmp_path) as manager:
-        chats = manager.conversations
+        chats = DocumentApp(manager).conversations
         try:
 
             def writer(w: int) -> Callable[[], None]:
@@ -223,7 +225,7 @@ async def test_of_two_concurrent_finishes_exactly_one_gets_the_wizard(
     spec_name: str, tmp_path: Path
 ) -> None:
     async with open_async(spec_name, tmp_path) as manager:
-        admin = manager.admin
+        admin = AsyncDocumentApp(manager).admin
         try:
             for race in range(FINISH_RACES):
                 await admin.start(race, TARIFF_CREATION)
@@ -247,7 +249,7 @@ def test_of_two_threads_finishing_one_wizard_exactly_one_gets_it(
     spec_name: str, tmp_path: Path
 ) -> None:
     with open_sync(spec_name, tmp_path) as manager:
-        admin = manager.admin
+        admin = DocumentApp(manager).admin
         try:
             for race in range(FINISH_RACES):
                 admin.start(race, TARIFF_CREATION)

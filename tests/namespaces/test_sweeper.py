@@ -6,10 +6,10 @@ import asyncio
 import threading
 
 import pytest
-from structlog.testing import capture_logs
 
 from sessionkit import StoreUnavailable
 from sessionkit._sweeper import AsyncSweeper, Sweeper, SweeperEvent
+from sessionkit.testing import capture_events
 
 
 class FlakySweep:
@@ -30,7 +30,7 @@ class FlakySweep:
 def test_a_failing_sweep_is_logged_and_the_thread_keeps_sweeping() -> None:
     sweep = FlakySweep()
     sweeper = Sweeper(sweep, interval=0.01)
-    with capture_logs() as logs:
+    with capture_events() as logs:
         sweeper.start()
         try:
             assert sweep.second_call.wait(timeout=10)
@@ -57,7 +57,7 @@ def test_stop_gives_up_on_a_hung_sweep_and_logs_it() -> None:
     sweeper.start()
     try:
         assert entered.wait(timeout=10)
-        with capture_logs() as logs:
+        with capture_events() as logs:
             stopper = threading.Thread(target=sweeper.stop)
             stopper.start()
             stopper.join(timeout=30)  # a generous bound: stop must not wait for the sweep
@@ -104,7 +104,7 @@ async def test_last_error_holds_the_error_of_a_failed_last_sweep() -> None:
         raise StoreUnavailable("tried: every sweep failing")
 
     sweeper = AsyncSweeper(broken, interval=0.01)
-    with capture_logs() as logs:
+    with capture_events() as logs:
         sweeper.start()
         await asyncio.wait_for(failed.wait(), 30)
         for _ in range(1000):  # bounded wait for the failure to be recorded

@@ -13,7 +13,6 @@ from typing import Any
 
 import fakeredis
 import pytest
-from structlog.testing import capture_logs
 
 from sessionkit import (
     ConflictError,
@@ -21,13 +20,16 @@ from sessionkit import (
     CorruptValue,
     MemoryStore,
     SessionManager,
-    TemplateSession,
 )
 from sessionkit.cli import main
 from sessionkit.observability import StoreEvent, key_digest, observed
+from sessionkit.presets import (
+    DocumentApp,
+    TemplateSession,
+)
 from sessionkit.resilience import Event, RetryPolicy, resilient
 from sessionkit.stores.redis import RedisStore
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore, capture_events
 
 SESSION_ID = "sess-7f9a2c-SECRET"
 TENANT_ID = "tenant-acme-SECRET"
@@ -55,13 +57,13 @@ def test_store_and_resilience_events_carry_digests_only(tmp_path: Path) -> None:
     clock = [0.0]
     manager = SessionManager(observed(stack), sweep_interval=None)
     tenant = manager.for_tenant(TENANT_ID)
-    with capture_logs() as events:
-        manager.templates.put(SESSION_ID, TemplateSession(filename="lease.docx"))
-        assert manager.templates.get(SESSION_ID) is not None
-        assert manager.templates.get(SESSION_ID + "-gone") is None
+    with capture_events() as events:
+        DocumentApp(manager).templates.put(SESSION_ID, TemplateSession(filename="lease.docx"))
+        assert DocumentApp(manager).templates.get(SESSION_ID) is not None
+        assert DocumentApp(manager).templates.get(SESSION_ID + "-gone") is None
         backend.down = True
-        tenant.templates.put(SESSION_ID, TemplateSession(filename="outage.docx"))
-        manager.templates.put(SESSION_ID, TemplateSession(filename="second.docx"))
+        DocumentApp(tenant).templates.put(SESSION_ID, TemplateSession(filename="outage.docx"))
+        DocumentApp(manager).templates.put(SESSION_ID, TemplateSession(filename="second.docx"))
         backend.down = False
         clock[0] += 10
         assert stack.replay().completed
@@ -96,7 +98,7 @@ def test_corrupt_values_and_conflicts_are_logged_without_the_key() -> None:
         store.inner.set(f"documents:{SESSION_ID}", {"n": value["n"] + 1})  # another writer
         return value
 
-    with capture_logs() as events:
+    with capture_events() as events:
         with pytest.raises(CorruptValue) as corrupt:
             store.get(f"templates:{SESSION_ID}")
         with pytest.raises(ConflictError) as conflict:
@@ -115,10 +117,10 @@ def test_corrupt_values_and_conflicts_are_logged_without_the_key() -> None:
 
 def test_a_session_that_does_not_fit_its_class_is_logged_without_its_id() -> None:
     manager = SessionManager(observed(MemoryStore(), log_reads=False), sweep_interval=None)
-    key = manager.templates.key(SESSION_ID)
+    key = DocumentApp(manager).templates.key(SESSION_ID)
     manager.store.set(key, {"filename": ["not", "a", "str"]})
-    with capture_logs() as events, pytest.raises(CorruptSession):
-        manager.templates.get(SESSION_ID)
+    with capture_events() as events, pytest.raises(CorruptSession):
+        DocumentApp(manager).templates.get(SESSION_ID)
     assert [(e["event"], e["namespace"], e["field"]) for e in events] == [
         (StoreEvent.CORRUPT_SESSION, "templates", "filename")
     ]
@@ -131,9 +133,9 @@ def test_cli_inspect_logs_a_digest_of_the_key(
 ) -> None:
     url = f"sqlite:///{tmp_path}/sessions.db"
     with SessionManager.from_url(url, sweep_interval=None) as manager:
-        manager.for_tenant(TENANT_ID).templates.put(SESSION_ID, TemplateSession())
-        key = manager.for_tenant(TENANT_ID).templates.key(SESSION_ID)
-    with capture_logs() as events:
+        DocumentApp(manager.for_tenant(TENANT_ID)).templates.put(SESSION_ID, TemplateSession())
+        key = DocumentApp(manager.for_tenant(TENANT_ID)).templates.key(SESSION_ID)
+    with capture_events() as events:
         assert main(["inspect", "--url", url, key, "--json"]) == 0
     assert SESSION_ID in capsys.readouterr().out  # the operator asked for it
     assert [event["event"] for event in events] == [StoreEvent.HIT]

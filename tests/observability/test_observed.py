@@ -9,22 +9,24 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from structlog.testing import capture_logs
 
 from sessionkit import (
     AsyncMemoryStore,
-    DocumentSession,
     InvalidKey,
     MemoryStore,
     SessionManager,
     SessionNotFound,
     StoreUnavailable,
-    TemplateSession,
 )
 from sessionkit.metrics import SessionMetrics
 from sessionkit.observability import AsyncObserved, Observed, StoreEvent, observed
+from sessionkit.presets import (
+    DocumentApp,
+    DocumentSession,
+    TemplateSession,
+)
 from sessionkit.resilience import Event, RetryPolicy, resilient
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore, capture_events
 
 
 def operations(registry: CollectorRegistry, **labels: str) -> float:
@@ -92,9 +94,9 @@ def test_the_namespace_label_is_bounded(registry: CollectorRegistry) -> None:
 def test_purge_sweep_and_live_sessions(registry: CollectorRegistry) -> None:
     metrics = SessionMetrics(registry)
     manager = SessionManager(observed(MemoryStore(), metrics=metrics), sweep_interval=None)
-    manager.templates.put("t1", TemplateSession())
-    manager.templates.put("t2", TemplateSession())
-    manager.for_tenant("acme").documents.put(1, DocumentSession())
+    DocumentApp(manager).templates.put("t1", TemplateSession())
+    DocumentApp(manager).templates.put("t2", TemplateSession())
+    DocumentApp(manager.for_tenant("acme")).documents.put(1, DocumentSession())
     metrics.record_stats(manager.stats())
     assert registry.get_sample_value("sessionkit_live_sessions", {"namespace": "templates"}) == 2
     assert registry.get_sample_value("sessionkit_live_sessions", {"namespace": "documents"}) == 1
@@ -110,7 +112,7 @@ def test_purge_sweep_and_live_sessions(registry: CollectorRegistry) -> None:
 async def test_the_async_twin_reports_the_same_way(registry: CollectorRegistry) -> None:
     store = observed(AsyncMemoryStore(), metrics=SessionMetrics(registry))
     assert isinstance(store, AsyncObserved)
-    with capture_logs() as events:
+    with capture_events() as events:
         await store.set("conversations:1", {"messages": []})
         assert await store.get("conversations:1") == {"messages": []}
         assert [key async for key in store.scan("conversations:")] == ["conversations:1"]
@@ -122,7 +124,7 @@ async def test_the_async_twin_reports_the_same_way(registry: CollectorRegistry) 
 
 def test_log_reads_off_skips_hit_and_miss_events() -> None:
     store = Observed(MemoryStore(), log_reads=False)
-    with capture_logs() as events:
+    with capture_events() as events:
         store.set("templates:a", {})
         store.get("templates:a")
         store.get("templates:b")
@@ -135,7 +137,7 @@ def test_a_failing_observer_never_breaks_a_store_call() -> None:
             raise RuntimeError("the metrics backend is broken")
 
     store = Observed(MemoryStore(), observers=[Broken()])
-    with capture_logs() as events:
+    with capture_events() as events:
         store.set("templates:a", {})
         assert store.purge("templates:") == 1
     assert [e["event"] for e in events] == [StoreEvent.PURGED, "sessionkit.observer_failed"]
@@ -151,7 +153,7 @@ def test_a_failing_observer_never_breaks_the_resilience_stack(tmp_path: Path) ->
     store = resilient(backend, tmp_path / "journal", retry=fast, sleep=lambda s: None,
                       fsync=False, observers=[Broken()])  # fmt: skip
     backend.down = True
-    with capture_logs() as events:
+    with capture_events() as events:
         store.set("templates:a", {"n": 1})  # retried, then journaled: events, all broken
     backend.down = False
     assert store.get("templates:a") == {"n": 1}

@@ -12,8 +12,7 @@ import pytest
 from sessionkit import AsyncMemoryStore, InvalidKey, MemoryStore, StoreUnavailable
 from sessionkit.errors import CircuitOpen
 from sessionkit.resilience import AsyncCircuitBreaking, CircuitBreaking, Event, State
-from tests.resilience._async.flaky import AsyncFlakyStore
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import AsyncFlakyStore, FlakyStore
 from tests.resilience.recorder import Recorder
 
 

@@ -13,7 +13,7 @@ import pytest
 from sessionkit import FakeClock, StoreClosed, StoreUnavailable
 from sessionkit.entry import TTL
 from sessionkit.resilience import AsyncWithFallback
-from tests.resilience._async.flaky import AsyncFlakyStore
+from sessionkit.testing import AsyncFlakyStore
 
 
 class SlowStore(AsyncFlakyStore):

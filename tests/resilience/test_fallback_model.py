@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from sessionkit import FakeClock, SessionNotFound, StoreUnavailable
 from sessionkit.resilience import Event, WithFallback
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
 
 _T = TypeVar("_T")

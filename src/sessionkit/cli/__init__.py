@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
-from ..demo import DEFAULT_DEMO_URL
 from ..errors import SessionKitError, StoreUnavailable
+from ..presets.demo import DEFAULT_DEMO_URL
 from . import read, write
 from ._common import (
     EXIT_BROKEN_PIPE,

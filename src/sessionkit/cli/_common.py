@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import structlog
-
 from .._sync.protocol import SessionStore
 from ..observability import Observed
 from ..registry import open_store, redact_url
@@ -176,28 +174,42 @@ def refuse_unconfirmed(args: argparse.Namespace, what: str, where: str) -> int |
     return None
 
 
+_STANDARD_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class _EventFormatter(logging.Formatter):
+    """``2026-12-02T18:00:00 [warning] sessionkit.retry.attempt operation=get attempt=2``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(
+            f"{name}={value}"
+            for name, value in vars(record).items()
+            if name not in _STANDARD_RECORD_FIELDS
+        )
+        stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        line = f"{stamp} [{record.levelname.lower()}] {record.getMessage()}"
+        return f"{line} {fields}" if fields else line
+
+
 @contextmanager
 def cli_logging(verbosity: int) -> Iterator[None]:
-    """Send sessionkit's events to stderr for this command, unless structlog is configured.
+    """Show sessionkit's events on stderr for this command.
 
-    The library never configures structlog; the command line is an application, so it
-    does, but only for the duration of the command and only if nobody else has.
+    The library only logs through stdlib ``logging`` and never adds a handler; the command
+    line is an application, so it adds one to the ``sessionkit`` logger for the duration
+    of the command (warnings by default, ``-v`` info, ``-vv`` debug).
     """
-    if structlog.is_configured():
-        yield
-        return
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=False,
-    )
+    logger = logging.getLogger("sessionkit")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_EventFormatter())
+    handler.setLevel(level)
+    previous_level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:  # never hide what another handler asked for
+        logger.setLevel(level)
     try:
         yield
     finally:
-        structlog.reset_defaults()
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)

@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..demo import DEFAULT_DEMO_URL, run_demo
 from ..manager import SessionManager
+from ..presets.demo import DEFAULT_DEMO_URL, run_demo
 from ..registry import redact_url
 from ..resilience import WithFallback
 from ._common import (

@@ -3,12 +3,13 @@
 ::
 
     from fastapi import FastAPI
-    from sessionkit.integrations.fastapi import TemplatesDep, sessionkit_lifespan
+    from sessionkit.integrations.fastapi import ManagerDep, sessionkit_lifespan
 
     app = FastAPI(lifespan=sessionkit_lifespan())  # SESSIONKIT_URL=redis://... etc.
 
-    @app.get("/templates/{template_id}")
-    async def read_template(template_id: str, templates: TemplatesDep) -> dict[str, str]:
+    @app.get("/carts/{cart_id}")
+    async def read_cart(cart_id: str, manager: ManagerDep) -> dict[str, str]:
+        cart = await manager.namespace("carts", Cart).get(cart_id)
         ...
 
 The lifespan opens one :class:`~sessionkit.manager.AsyncSessionManager` per process (from
@@ -20,7 +21,8 @@ on any store. The dependencies are ``async def``, so FastAPI runs them on the ev
 own manager on the same shared store (Redis, PostgreSQL...), and see the same sessions.
 
 :class:`ServerSessionMiddleware` (server-side cookie sessions) is re-exported from
-:mod:`sessionkit.integrations.starlette`.
+:mod:`sessionkit.integrations.starlette`. The document app's dependencies (``TemplatesDep``
+and the rest) are in :mod:`sessionkit.presets.fastapi`.
 """
 
 from __future__ import annotations
@@ -35,38 +37,16 @@ from starlette.requests import HTTPConnection
 from ..errors import ConfigurationError
 from ..manager import AsyncSessionManager
 from ..namespaces._async.namespace import AsyncNamespace
-from ..namespaces._async.presets import AsyncAdminSessions, AsyncConversations
-from ..namespaces.presets import (
-    CancellationSession,
-    DocumentSession,
-    ExtractionResult,
-    GeneratedDocument,
-    TemplateSession,
-)
 from .starlette import ServerSession, ServerSessionMiddleware
 
 __all__ = [
     "STATE_ATTRIBUTE",
-    "AdminSessionsDep",
-    "CancellationsDep",
-    "ConversationsDep",
-    "DocumentsDep",
-    "ExtractionsDep",
-    "GeneratedDocumentsDep",
     "ManagerDep",
     "ServerSession",
     "ServerSessionDep",
     "ServerSessionMiddleware",
-    "TemplatesDep",
-    "get_admin_sessions",
-    "get_cancellations",
-    "get_conversations",
-    "get_documents",
-    "get_extractions",
-    "get_generated_documents",
     "get_manager",
     "get_server_session",
-    "get_templates",
     "namespace_dependency",
     "open_manager",
     "sessionkit_lifespan",
@@ -163,52 +143,6 @@ def namespace_dependency(
     return dependency
 
 
-async def get_templates(manager: ManagerDep) -> AsyncNamespace[TemplateSession]:
-    """The ``templates`` namespace."""
-    return manager.templates
-
-
-async def get_documents(manager: ManagerDep) -> AsyncNamespace[DocumentSession]:
-    """The ``documents`` namespace."""
-    return manager.documents
-
-
-async def get_extractions(manager: ManagerDep) -> AsyncNamespace[ExtractionResult]:
-    """The ``extractions`` namespace."""
-    return manager.extractions
-
-
-async def get_cancellations(manager: ManagerDep) -> AsyncNamespace[CancellationSession]:
-    """The ``cancellations`` namespace."""
-    return manager.cancellations
-
-
-async def get_generated_documents(manager: ManagerDep) -> AsyncNamespace[GeneratedDocument]:
-    """The ``generated_documents`` namespace."""
-    return manager.generated_documents
-
-
-async def get_admin_sessions(manager: ManagerDep) -> AsyncAdminSessions:
-    """The ``admin`` namespace (wizards)."""
-    return manager.admin
-
-
-async def get_conversations(manager: ManagerDep) -> AsyncConversations:
-    """The ``conversations`` namespace."""
-    return manager.conversations
-
-
-TemplatesDep = Annotated[AsyncNamespace[TemplateSession], Depends(get_templates)]
-DocumentsDep = Annotated[AsyncNamespace[DocumentSession], Depends(get_documents)]
-ExtractionsDep = Annotated[AsyncNamespace[ExtractionResult], Depends(get_extractions)]
-CancellationsDep = Annotated[AsyncNamespace[CancellationSession], Depends(get_cancellations)]
-GeneratedDocumentsDep = Annotated[
-    AsyncNamespace[GeneratedDocument], Depends(get_generated_documents)
-]
-AdminSessionsDep = Annotated[AsyncAdminSessions, Depends(get_admin_sessions)]
-ConversationsDep = Annotated[AsyncConversations, Depends(get_conversations)]
-
-
 async def get_server_session(connection: HTTPConnection) -> ServerSession:
     """The request's server-side session (needs :class:`ServerSessionMiddleware`)."""
     session = connection.scope.get("session")
@@ -220,3 +154,39 @@ async def get_server_session(connection: HTTPConnection) -> ServerSession:
 
 
 ServerSessionDep = Annotated[ServerSession, Depends(get_server_session)]
+
+
+_MOVED_TO_PRESETS = frozenset(
+    {
+        "AdminSessionsDep",
+        "CancellationsDep",
+        "ConversationsDep",
+        "DocumentsDep",
+        "ExtractionsDep",
+        "GeneratedDocumentsDep",
+        "TemplatesDep",
+        "get_admin_sessions",
+        "get_cancellations",
+        "get_conversations",
+        "get_documents",
+        "get_extractions",
+        "get_generated_documents",
+        "get_templates",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The document app's dependencies, at their old place for one release (deprecated)."""
+    if name in _MOVED_TO_PRESETS:
+        import warnings  # noqa: PLC0415 - only on the deprecated path
+
+        from ..presets import fastapi as presets_fastapi  # noqa: PLC0415 - it imports this
+
+        warnings.warn(
+            f"sessionkit.integrations.fastapi.{name} moved to sessionkit.presets.fastapi",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(presets_fastapi, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

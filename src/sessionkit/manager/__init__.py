@@ -1,7 +1,8 @@
-"""The session manager: a store opened by URL, the preset namespaces, tenants and a sweeper."""
+"""The session manager: a store opened by URL, typed namespaces, tenants and a sweeper."""
 
 from ._async.manager import AsyncSessionManager
 from ._sync.manager import SessionManager
-from .common import DEFAULT_SWEEP_INTERVAL, SessionStats
+from .environment import DEFAULT_SWEEP_INTERVAL
+from .stats import SessionStats
 
 __all__ = ["DEFAULT_SWEEP_INTERVAL", "AsyncSessionManager", "SessionManager", "SessionStats"]

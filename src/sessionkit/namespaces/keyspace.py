@@ -28,13 +28,19 @@ manager's ``stats()`` and ``purge()`` never count or delete one.
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, unquote
 
 import attrs
 
 from ..errors import ConfigurationError, InvalidKey
-from ..keys import MAX_KEY_LENGTH
+from ..keys import (
+    MAX_KEY_LENGTH,
+    MAX_NAMESPACE_LENGTH,
+    NAMESPACE_NAME,
+    SEPARATOR,
+    TENANT_MARK,
+    split_key,
+)
 
 __all__ = [
     "MAX_NAMESPACE_LENGTH",
@@ -56,16 +62,14 @@ __all__ = [
 #: its decimal string (Telegram user ids), so ``42`` and ``"42"`` name the same session.
 SessionId = str | int
 
-MAX_NAMESPACE_LENGTH = 64
-_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_TENANT_MARK = "@"
+_NAMESPACE_NAME = NAMESPACE_NAME
+_TENANT_MARK = TENANT_MARK
 #: Every key of every tenant other than the default one starts with this.
 TENANT_KEYS_PREFIX = _TENANT_MARK
 #: Keys starting with this are not namespace sessions (the integrations' keys): no
 #: namespace name starts with it, and the manager never counts, lists or purges them.
 RESERVED_KEYS_PREFIX = "~"
-_SEPARATOR = ":"
-_ENCODED = re.compile(r"[A-Za-z0-9_.~%-]+")  # what encode_id can produce
+_SEPARATOR = SEPARATOR
 
 
 def normalize_id(value: object, what: str = "session id") -> str:
@@ -206,18 +210,8 @@ def namespace_prefix(key: str) -> str | None:
 
 def _split_prefix(key: str) -> tuple[str | None, str, int] | None:
     """(encoded tenant, namespace, length of the prefix) of a namespace key, else None."""
-    encoded_tenant: str | None = None
-    rest = key
-    if key.startswith(_TENANT_MARK):
-        encoded_tenant, separator, rest = key[1:].partition(_SEPARATOR)
-        if not separator or not _ENCODED.fullmatch(encoded_tenant):
-            return None
-    namespace, separator, _ = rest.partition(_SEPARATOR)
-    if not separator or len(namespace) > MAX_NAMESPACE_LENGTH or not (
-        _NAMESPACE_NAME.fullmatch(namespace)
-    ):
-        return None
-    return encoded_tenant, namespace, len(key) - len(rest) + len(namespace) + 1
+    encoded_tenant, namespace, length = split_key(key)
+    return None if namespace is None else (encoded_tenant, namespace, length)
 
 
 def parse_key(key: str) -> tuple[str | None, str, str] | None:

@@ -17,7 +17,6 @@ from typing import Any, Generic, TypeVar, get_origin
 
 import attrs
 import cattrs
-import structlog
 from cattrs.cols import (
     iterable_unstructure_factory,
     list_structure_factory,
@@ -25,14 +24,14 @@ from cattrs.cols import (
 )
 from cattrs.preconf.json import make_converter
 
-from ..errors import ConfigurationError, CorruptValue, SerializationError
-from ..observability.events import StoreEvent, key_digest
+from ..errors import ConfigurationError, CorruptSession, SerializationError
+from ..observability.events import EventLogger, StoreEvent, key_digest
 
 __all__ = ["META_KEY", "CorruptSession", "ModelCodec", "default_converter", "make_strict_converter"]
 
 T = TypeVar("T")
 
-_log = structlog.get_logger("sessionkit.namespace")
+_log = EventLogger("sessionkit.namespace")
 
 #: The reserved top-level key of every stored value; no model field may use it.
 META_KEY = "_sessionkit"
@@ -138,21 +137,6 @@ def _checked_container(
 
 #: The converter namespaces use unless given another (see :func:`make_strict_converter`).
 default_converter = make_strict_converter()
-
-
-class CorruptSession(CorruptValue):
-    """A stored session cannot be structured into the namespace's class.
-
-    ``field`` is the path of the first offending field (``"price"``, ``"messages[2].role"``),
-    or ``None`` when the value as a whole is wrong.
-    """
-
-    def __init__(self, key: str, namespace: str, session_id: str, field: str | None, reason: str):
-        where = f"field {field!r}" if field else "the value"
-        super().__init__(key, f"namespace {namespace!r}, id {session_id!r}: {where}: {reason}")
-        self.namespace = namespace
-        self.session_id = session_id
-        self.field = field
 
 
 @attrs.frozen

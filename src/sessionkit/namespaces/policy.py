@@ -28,15 +28,11 @@ from typing import Literal
 import attrs
 
 from ..entry import TTL, to_seconds
-from ..errors import ConfigurationError
+from ..errors import InvalidPolicy
 
 __all__ = ["InvalidPolicy", "TTLPolicy"]
 
 PolicyKind = Literal["none", "absolute", "sliding"]
-
-
-class InvalidPolicy(ConfigurationError, ValueError):
-    """A :class:`TTLPolicy` whose fields do not make one of the three kinds of policy."""
 
 
 @attrs.frozen

@@ -1,14 +1,16 @@
 """Observability: structured log events, keyed digests and the :class:`Observed` wrapper.
 
 Backends do not log: an :class:`Observed` (or :class:`AsyncObserved`) store wraps any store
-(a backend or a resilience stack) and reports each operation as a structlog event and a
-metrics sample, so a store that is not observed pays nothing. sessionkit never configures
-structlog; the application's configuration decides where events go.
+(a backend or a resilience stack) and reports each operation as a log event and a metrics
+sample, so a store that is not observed pays nothing. Events go through stdlib
+:mod:`logging` (logger ``sessionkit.store``), with their fields as ``extra``; sessionkit
+configures nothing, so the application decides where they go.
 
+```pycon
 >>> import sessionkit
->>> from structlog.testing import capture_logs
+>>> from sessionkit.testing import capture_events
 >>> store = observed(sessionkit.MemoryStore())
->>> with capture_logs() as events:
+>>> with capture_events() as events:
 ...     store.set("templates:4f1c", {"filename": "lease.docx"})
 ...     _ = store.get("templates:4f1c")
 ...     _ = store.get("templates:gone")
@@ -16,6 +18,8 @@ structlog; the application's configuration decides where events go.
 [('sessionkit.store.hit', 'templates'), ('sessionkit.store.miss', 'templates')]
 >>> "4f1c" in str(events)
 False
+
+```
 
 See docs/operations.md for every event name and field.
 """
@@ -29,16 +33,29 @@ from .._async.protocol import AsyncSessionStore
 from .._sync.protocol import SessionStore
 from ._async.observed import AsyncObserved
 from ._sync.observed import Observed
-from .events import Observer, StoreEvent, key_digest, split_key
+from .events import (
+    Event,
+    EventLogger,
+    Observer,
+    ResilienceEvent,
+    StoreEvent,
+    SweeperEvent,
+    key_digest,
+    split_key,
+)
 from .reporter import OperationRecorder, Outcome, store_label
 
 __all__ = [
     "AsyncObserved",
+    "Event",
+    "EventLogger",
     "Observed",
     "Observer",
     "OperationRecorder",
     "Outcome",
+    "ResilienceEvent",
     "StoreEvent",
+    "SweeperEvent",
     "key_digest",
     "observed",
     "split_key",

@@ -1,31 +1,46 @@
-"""What sessionkit tells an operator: stable event names, keyed digests, observer hooks.
+"""Every event sessionkit reports, how it is logged, and the observer hook for metrics.
 
-Events go to structlog (sessionkit never configures it: the application decides where
-they go and at what level) and to the observers a wrapper was given, with the same name
-and fields, so a metrics exporter counts them without parsing logs.
+One module for the whole library (stores, resilience wrappers, namespaces, the sweeper):
+the stable event names, one :class:`Observer` protocol, one notify loop, and
+:class:`EventLogger`, which sends events through the standard library's :mod:`logging`
+under the ``sessionkit`` logger hierarchy with their fields as ``extra``. sessionkit
+configures nothing (the package logger only has a :class:`logging.NullHandler`), so an
+application that sets up no logging sees nothing; one that does (plain ``logging`` or
+structlog routed through it) gets structured records. See docs/operations.md.
 
 Session ids are secrets (whoever holds one *is* the user), so keys, session ids and tenant
 ids are never logged in clear: :func:`key_digest` gives a short keyed hash, stable within
 a process, that correlates events about the same key without revealing it.
 
+```pycon
 >>> digest = key_digest("templates:4f1c")
 >>> len(digest), digest == key_digest("templates:4f1c"), "4f1c" in digest
 (16, True, False)
->>> split_key("@acme:templates:4f1c")
-('acme', 'templates')
->>> split_key("templates:4f1c"), split_key("loose-key"), split_key("")
-((None, 'templates'), (None, None), (None, None))
+
+```
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import re
 from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Observer", "StoreEvent", "key_digest", "notify_all", "split_key"]
+from ..keys import split_key
+
+__all__ = [
+    "Event",
+    "EventLogger",
+    "Observer",
+    "ResilienceEvent",
+    "StoreEvent",
+    "SweeperEvent",
+    "key_digest",
+    "notify_all",
+    "split_key",
+]
 
 _DIGEST_KEY = os.urandom(16)  # per process: digests cannot be matched across processes
 
@@ -36,8 +51,8 @@ def key_digest(key: str) -> str:
 
 
 class StoreEvent:
-    """The stable names of the events an :class:`~sessionkit.observability.Observed` store
-    emits (logger ``sessionkit.store``). Dashboards and alerts may rely on them."""
+    """The events of an :class:`~sessionkit.observability.Observed` store (logger
+    ``sessionkit.store``) and of namespaces. Dashboards and alerts may rely on them."""
 
     #: debug: a read found the key (``get``, ``get_entry``, ``exists``).
     HIT = "sessionkit.store.hit"
@@ -56,49 +71,109 @@ class StoreEvent:
     #: error (logger ``sessionkit.namespace``): a stored session does not fit its
     #: namespace's class (:class:`~sessionkit.CorruptSession`); fields namespace, key, field.
     CORRUPT_SESSION = "sessionkit.namespace.corrupt_session"
+    #: error: an observer raised; it is logged and the store call goes on.
+    OBSERVER_FAILED = "sessionkit.observer_failed"
+
+
+class ResilienceEvent:
+    """The events of the resilience wrappers (logger ``sessionkit.resilience``)."""
+
+    RETRY_SCHEDULED = "sessionkit.retry.scheduled"
+    RETRY_EXHAUSTED = "sessionkit.retry.exhausted"
+    BREAKER_STATE_CHANGED = "sessionkit.breaker.state_changed"
+    BREAKER_REJECTED = "sessionkit.breaker.rejected"
+    FALLBACK_ENGAGED = "sessionkit.fallback.engaged"
+    FALLBACK_JOURNALED = "sessionkit.fallback.journaled"
+    FALLBACK_RECOVERED = "sessionkit.fallback.recovered"
+    REPLAY_INTERRUPTED = "sessionkit.fallback.replay_interrupted"
+    REPLAY_CONFLICT = "sessionkit.fallback.replay_conflict"
+    REPLAY_REJECTED = "sessionkit.fallback.replay_rejected"
+    JOURNAL_TORN_RECORD = "sessionkit.fallback.torn_record"
+    #: error: an observer of a resilience wrapper raised; the store call goes on.
+    OBSERVER_FAILED = "sessionkit.resilience.observer_failed"
+
+
+#: The resilience events under their historical name (``sessionkit.resilience.Event``).
+Event = ResilienceEvent
+
+
+class SweeperEvent:
+    """The events of the background sweeper (logger ``sessionkit.sweeper``)."""
+
+    #: warning: a sweep raised; the sweeper retries at the next interval. Fields: error,
+    #: retry_in (seconds).
+    FAILED = "sessionkit.sweep.failed"
+    #: warning: stopping the thread sweeper gave up waiting for a sweep still running (the
+    #: daemon thread ends when that sweep returns). Field: timeout (seconds).
+    STOP_TIMED_OUT = "sessionkit.sweep.stop_timed_out"
+
+
+# Names a LogRecord already uses: a field under one of them would make logging raise.
+_RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class EventLogger:
+    """Logs structured events through stdlib :mod:`logging`: the event name is the message,
+    the fields go in ``extra`` (a field whose name a log record reserves gets a ``_``
+    suffix). The level check comes first, so a disabled event costs one call."""
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, name: str) -> None:
+        self._logger = logging.getLogger(name)
+
+    @property
+    def name(self) -> str:
+        return self._logger.name
+
+    def _log(self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        if not _RESERVED.isdisjoint(fields):
+            fields = {(f"{k}_" if k in _RESERVED else k): v for k, v in fields.items()}
+        self._logger.log(level, event, extra=fields, exc_info=exc_info, stacklevel=3)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """An error with the exception being handled attached."""
+        self._log(logging.ERROR, event, fields, exc_info=True)
 
 
 @runtime_checkable
 class Observer(Protocol):
     """Receives events by name with their fields; must be fast and must not raise.
 
-    The resilience wrappers' ``observers=`` take the same protocol
-    (:class:`~sessionkit.resilience.ResilienceObserver`), so one object (such as
+    Every wrapper's ``observers=`` (``Observed``, ``resilient()``, the retrying, breaking
+    and fallback stores) takes this protocol, so one object (such as
     :class:`~sessionkit.metrics.SessionMetrics`) can watch a whole stack.
     """
 
     def notify(self, event: str, fields: dict[str, Any]) -> None:
-        """Called once per event, with the same fields as the log line."""
+        """Called once per event, with the same fields as the log record."""
         ...
 
 
-def notify_all(observers: Iterable[Observer], event: str, fields: dict[str, Any], log: Any) -> None:
+def notify_all(
+    observers: Iterable[Observer],
+    event: str,
+    fields: dict[str, Any],
+    log: Any,
+    failed_event: str = StoreEvent.OBSERVER_FAILED,
+) -> None:
     """Hand ``event`` to every observer; a failing observer is logged, never raised."""
     for observer in observers:
         try:
             observer.notify(event, fields)
         except Exception:  # a broken metrics hook must not break a store call
-            log.exception("sessionkit.observer_failed", observed_event=event)
-
-
-_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-def split_key(key: str) -> tuple[str | None, str | None]:
-    """``(tenant, namespace)`` of a store key or prefix, as far as it names them.
-
-    Cheap (no validation beyond the namespace name's shape): it runs on every observed
-    operation. The tenant comes back as encoded in the key; a key that no namespace wrote
-    has namespace ``None``.
-    """
-    tenant: str | None = None
-    rest = key
-    if key.startswith("@"):
-        encoded, separator, rest = key[1:].partition(":")
-        if not separator:
-            return None, None
-        tenant = encoded
-    namespace, separator, _ = rest.partition(":")
-    if not separator or not _NAMESPACE.fullmatch(namespace):
-        return tenant, None
-    return tenant, namespace
+            log.exception(failed_event, observed_event=event)

@@ -12,8 +12,6 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-import structlog
-
 from ..errors import (
     CircuitOpen,
     ConflictError,
@@ -21,7 +19,7 @@ from ..errors import (
     SessionNotFound,
     StoreUnavailable,
 )
-from .events import Observer, StoreEvent, key_digest, notify_all, split_key
+from .events import EventLogger, Observer, StoreEvent, key_digest, notify_all, split_key
 
 __all__ = ["OperationRecorder", "Outcome", "Reporter", "store_label"]
 
@@ -100,7 +98,7 @@ class Reporter:
             watchers.append(metrics)
         self._observers = tuple(watchers)
         self._log_reads = log_reads
-        self._log = logger if logger is not None else structlog.get_logger("sessionkit.store")
+        self._log = logger if logger is not None else EventLogger("sessionkit.store")
         self._labels: dict[str, str] = {}  # namespace -> label, for the default tenant
         self._seen: set[str] = set()
         self._labels_lock = threading.Lock()
@@ -117,7 +115,7 @@ class Reporter:
         return self._new_label(key) if label is None else label
 
     def _new_label(self, key: str) -> str:
-        _, namespace = split_key(key)
+        _, namespace, _ = split_key(key)
         with self._labels_lock:
             if namespace is None:
                 return OTHER
@@ -133,7 +131,7 @@ class Reporter:
         """The namespace label for a prefix (``"all"`` when it spans namespaces)."""
         if not isinstance(prefix, str):
             return OTHER
-        _, namespace = split_key(prefix)
+        _, namespace, _ = split_key(prefix)
         return ALL if namespace is None else self.namespace(prefix)
 
     # -- outcomes --------------------------------------------------------------------------
@@ -195,7 +193,7 @@ class Reporter:
     def purged(self, prefix: str, removed: int, seconds: float) -> None:
         namespace = self.prefix_namespace(prefix)
         self.done("purge", namespace, seconds)
-        tenant, _ = split_key(prefix)
+        tenant, _, _ = split_key(prefix)
         fields: dict[str, Any] = {
             "store": self.store,
             "namespace": namespace,

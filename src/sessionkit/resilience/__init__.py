@@ -1,12 +1,12 @@
 """Resilience wrappers: stores that wrap a store, so they compose and pass the same contract.
 
-* :class:`Retrying` / :class:`AsyncRetrying`: retries idempotent calls that failed with
+* :class:`RetryingStore` / :class:`AsyncRetryingStore`: retries idempotent calls that failed with
   :class:`~sessionkit.errors.StoreUnavailable` (tenacity; exponential backoff, jitter).
 * :class:`CircuitBreaking` / :class:`AsyncCircuitBreaking`: fails fast with
   :class:`~sessionkit.errors.CircuitOpen` after repeated outages (pybreaker's state).
 * :class:`WithFallback` / :class:`AsyncWithFallback`: journals writes to a local JSONL file
   while the primary is down and replays them when it answers again.
-* :func:`resilient`: all three, ``WithFallback(CircuitBreaking(Retrying(store)))``.
+* :func:`resilient`: all three, ``WithFallback(CircuitBreaking(RetryingStore(store)))``.
 
 >>> import sessionkit, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "sessions.journal")
@@ -31,11 +31,11 @@ from ..errors import CircuitOpen
 from ._async.breaker import AsyncCircuitBreaking
 from ._async.compose import build_stack as _build_async_stack
 from ._async.fallback import AsyncWithFallback
-from ._async.retrying import AsyncRetrying
+from ._async.retrying import AsyncRetryingStore
 from ._sync.breaker import CircuitBreaking
 from ._sync.compose import build_stack as _build_sync_stack
 from ._sync.fallback import WithFallback
-from ._sync.retrying import Retrying
+from ._sync.retrying import RetryingStore
 from .breaker_state import BreakerState, State
 from .events import Event, ResilienceObserver, key_digest
 from .journal_format import Damage, ReplayReport
@@ -44,7 +44,7 @@ from .retry_policy import IDEMPOTENT_OPERATIONS, RetryPolicy
 __all__ = [
     "IDEMPOTENT_OPERATIONS",
     "AsyncCircuitBreaking",
-    "AsyncRetrying",
+    "AsyncRetryingStore",
     "AsyncWithFallback",
     "BreakerState",
     "CircuitBreaking",
@@ -54,7 +54,7 @@ __all__ = [
     "ReplayReport",
     "ResilienceObserver",
     "RetryPolicy",
-    "Retrying",
+    "RetryingStore",
     "State",
     "WithFallback",
     "key_digest",
@@ -92,3 +92,17 @@ def resilient(
     if inspect.iscoroutinefunction(getattr(type(store), "get", None)):
         return _build_async_stack(store, journal_path, **options)  # type: ignore[arg-type]
     return _build_sync_stack(store, journal_path, **options)  # type: ignore[arg-type]
+
+
+def __getattr__(name: str) -> Any:
+    """``Retrying`` / ``AsyncRetrying``, renamed (they clashed with tenacity's classes), at
+    their old names for one release (deprecated)."""
+    if name in ("Retrying", "AsyncRetrying"):
+        import warnings  # noqa: PLC0415 - only on the deprecated path
+
+        new = f"{name}Store"
+        warnings.warn(
+            f"sessionkit.resilience.{name} is now {new}", DeprecationWarning, stacklevel=2
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

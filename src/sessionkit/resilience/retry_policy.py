@@ -1,4 +1,4 @@
-"""When and how long the :class:`~sessionkit.resilience.Retrying` wrappers wait: one policy
+"""When and how long the :class:`~sessionkit.resilience.RetryingStore` wrappers wait: one policy
 for the sync and the async wrapper.
 
 Only :class:`~sessionkit.errors.StoreUnavailable` is retried, never

@@ -13,7 +13,7 @@ from sessionkit.metrics import SessionMetrics
 from sessionkit.observability import AsyncObserved
 from sessionkit.resilience import (
     AsyncCircuitBreaking,
-    AsyncRetrying,
+    AsyncRetryingStore,
     AsyncWithFallback,
     RetryPolicy,
     resilient,
@@ -37,7 +37,7 @@ def wrap_store(
     """``store`` inside the wrapper named ``kind``."""
     now = system_clock if clock is None else clock
     if kind == "retrying":
-        return AsyncRetrying(store, policy=FAST_RETRY, sleep=no_sleep)
+        return AsyncRetryingStore(store, policy=FAST_RETRY, sleep=no_sleep)
     if kind == "breaker":
         return AsyncCircuitBreaking(store)
     if kind == "fallback":

@@ -14,7 +14,7 @@ from sessionkit.metrics import SessionMetrics
 from sessionkit.observability import Observed
 from sessionkit.resilience import (
     CircuitBreaking,
-    Retrying,
+    RetryingStore,
     WithFallback,
     RetryPolicy,
     resilient,
@@ -38,7 +38,7 @@ def wrap_store(
     """``store`` inside the wrapper named ``kind``."""
     now = system_clock if clock is None else clock
     if kind == "retrying":
-        return Retrying(store, policy=FAST_RETRY, sleep=no_sleep)
+        return RetryingStore(store, policy=FAST_RETRY, sleep=no_sleep)
     if kind == "breaker":
         return CircuitBreaking(store)
     if kind == "fallback":

@@ -13,19 +13,23 @@ import attrs
 import pytest
 
 from sessionkit import (
-    TARIFF_CREATION,
-    TARIFF_EDIT,
     AsyncSessionManager,
     ConfigurationError,
-    Conversation,
     FakeClock,
     SerializationError,
     SessionNotFound,
-    TemplateSession,
     TTLPolicy,
+)
+from sessionkit.presets import (
+    CHANNEL_REGISTRATION,
+    TARIFF_CREATION,
+    TARIFF_EDIT,
+    AdminSession,
+    AsyncDocumentApp,
+    Conversation,
+    TemplateSession,
     WizardError,
 )
-from sessionkit.namespaces.presets import CHANNEL_REGISTRATION, AdminSession
 from sessionkit.stores.memory import MemoryState
 from tests.backends import SPECS, BackendSpec
 from tests.namespaces import tracking
@@ -88,20 +92,22 @@ async def memory() -> AsyncIterator[tuple[AsyncSessionManager, FakeClock]]:
 
 async def test_tariff_wizard_survives_a_restart_of_the_manager(backend: Backend) -> None:
     async with backend.open() as manager:
-        await manager.admin.start(ADMIN, TARIFF_CREATION)
-        await manager.admin.advance(ADMIN, 990, flow=TARIFF_CREATION)
-        await manager.admin.advance(ADMIN, 30, flow=TARIFF_CREATION)
+        await AsyncDocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
+        await AsyncDocumentApp(manager).admin.advance(ADMIN, 990, flow=TARIFF_CREATION)
+        await AsyncDocumentApp(manager).admin.advance(ADMIN, 30, flow=TARIFF_CREATION)
 
     async with backend.open() as restarted:
-        session = await restarted.admin.current(ADMIN, TARIFF_CREATION)
+        session = await AsyncDocumentApp(restarted).admin.current(ADMIN, TARIFF_CREATION)
         assert session is not None
         assert (session.step, session.data) == ("name", {"price": 990, "duration": 30})
-        session = await restarted.admin.advance(ADMIN, "Pro", flow=TARIFF_CREATION)
+        session = await AsyncDocumentApp(restarted).admin.advance(
+            ADMIN, "Pro", flow=TARIFF_CREATION
+        )
         assert session.step == "confirm"
-        finished = await restarted.admin.finish(ADMIN, flow=TARIFF_CREATION)
+        finished = await AsyncDocumentApp(restarted).admin.finish(ADMIN, flow=TARIFF_CREATION)
         assert finished.data == {"price": 990, "duration": 30, "name": "Pro"}
-        assert await restarted.admin.current(ADMIN) is None
-        assert await restarted.admin.count() == 0
+        assert await AsyncDocumentApp(restarted).admin.current(ADMIN) is None
+        assert await AsyncDocumentApp(restarted).admin.count() == 0
 
 
 async def test_the_wizard_expires_after_its_ttl(backend: Backend) -> None:
@@ -110,21 +116,21 @@ async def test_the_wizard_expires_after_its_ttl(backend: Backend) -> None:
     clock = backend.require_fake_clock()
     ttl = 600.0
     async with backend.open() as manager:
-        started = await manager.admin.start(ADMIN, TARIFF_CREATION)
+        started = await AsyncDocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
         assert started.expires_at == started.started_at + ttl
         clock.advance(ttl * 0.6)
-        await manager.admin.advance(ADMIN, 990)  # a step does not extend the TTL
+        await AsyncDocumentApp(manager).admin.advance(ADMIN, 990)  # a step does not extend the TTL
         clock.advance(ttl * 0.6)
-        assert await manager.admin.current(ADMIN) is None
+        assert await AsyncDocumentApp(manager).admin.current(ADMIN) is None
         with pytest.raises(SessionNotFound):
-            await manager.admin.advance(ADMIN, 30)
-        assert not await manager.admin.is_pending(ADMIN, TARIFF_CREATION)
+            await AsyncDocumentApp(manager).admin.advance(ADMIN, 30)
+        assert not await AsyncDocumentApp(manager).admin.is_pending(ADMIN, TARIFF_CREATION)
 
 
 async def test_wizard_back_keeps_what_was_entered(
     memory: tuple[AsyncSessionManager, FakeClock],
 ) -> None:
-    admin = memory[0].admin
+    admin = AsyncDocumentApp(memory[0]).admin
     await admin.start(ADMIN, TARIFF_CREATION)
     await admin.advance(ADMIN, 990)
     session = await admin.back(ADMIN)
@@ -137,7 +143,7 @@ async def test_wizard_back_keeps_what_was_entered(
 async def test_wizard_misuse_is_a_wizard_error_and_changes_nothing(
     memory: tuple[AsyncSessionManager, FakeClock],
 ) -> None:
-    admin = memory[0].admin
+    admin = AsyncDocumentApp(memory[0]).admin
     await admin.start(ADMIN, TARIFF_EDIT, {"tariff_id": 7, "field": "price"})
     before = await admin.current(ADMIN)
     with pytest.raises(WizardError, match="tariff_edit, not tariff_creation"):
@@ -156,25 +162,37 @@ async def test_mistyped_preset_sessions_are_rejected_and_nothing_is_written(
 ) -> None:
     manager, _ = memory
     with pytest.raises(SerializationError, match=r"'admin'.*field 'user_id'"):
-        await manager.admin.start("42", TARIFF_CREATION)  # type: ignore[arg-type]  # tried: a str user id
-    assert await manager.admin.count() == 0
+        await AsyncDocumentApp(manager).admin.start("42", TARIFF_CREATION)  # type: ignore[arg-type]  # tried: a str user id
+    assert await AsyncDocumentApp(manager).admin.count() == 0
     with pytest.raises(SerializationError, match=r"'conversations'.*usage\['input_tokens'\]"):
-        await manager.conversations.append(  # tried: a float token count, on a new thread
-            "t1", {"role": "user"}, usage={"input_tokens": 1.5}  # type: ignore[dict-item]
+        await AsyncDocumentApp(
+            manager
+        ).conversations.append(  # tried: a float token count, on a new thread
+            "t1",
+            {"role": "user"},
+            usage={"input_tokens": 1.5},  # type: ignore[dict-item]
         )
-    assert not await manager.conversations.exists("t1")
-    await manager.conversations.append("t1", {"role": "user"}, usage={"input_tokens": 1})
+    assert not await AsyncDocumentApp(manager).conversations.exists("t1")
+    await AsyncDocumentApp(manager).conversations.append(
+        "t1", {"role": "user"}, usage={"input_tokens": 1}
+    )
     with pytest.raises(SerializationError, match="input_tokens"):
-        await manager.conversations.append(  # tried: the same, on an existing thread
-            "t1", {"role": "user"}, usage={"input_tokens": 1.5}  # type: ignore[dict-item]
+        await AsyncDocumentApp(
+            manager
+        ).conversations.append(  # tried: the same, on an existing thread
+            "t1",
+            {"role": "user"},
+            usage={"input_tokens": 1.5},  # type: ignore[dict-item]
         )
-    conversation = await manager.conversations.get("t1")  # still readable, unchanged
+    conversation = await AsyncDocumentApp(manager).conversations.get(
+        "t1"
+    )  # still readable, unchanged
     assert conversation is not None
     assert (len(conversation.messages), conversation.usage) == (1, {"input_tokens": 1})
 
 
 async def test_pending_sets_and_cancel(memory: tuple[AsyncSessionManager, FakeClock]) -> None:
-    admin = memory[0].admin
+    admin = AsyncDocumentApp(memory[0]).admin
     await admin.start(1, CHANNEL_REGISTRATION)
     await admin.start(2, CHANNEL_REGISTRATION)
     await admin.start(3, TARIFF_CREATION)
@@ -194,7 +212,7 @@ async def test_pending_sets_and_cancel(memory: tuple[AsyncSessionManager, FakeCl
 async def test_conversation_ttl_renews_on_each_write_and_is_capped(backend: Backend) -> None:
     clock = backend.require_fake_clock()
     async with backend.open() as manager:
-        chats = manager.conversations
+        chats = AsyncDocumentApp(manager).conversations
         await chats.append("thread-1", {"role": "user", "content": "hola"})
         assert await chats.ttl("thread-1") == pytest.approx(2 * HOUR)
         for _ in range(14):  # a write every 1.5 h, up to 21 h: each renews the full 2 h
@@ -217,10 +235,10 @@ async def test_reading_a_conversation_does_not_renew_it(
     memory: tuple[AsyncSessionManager, FakeClock],
 ) -> None:
     manager, clock = memory
-    await manager.conversations.put("t", Conversation())
+    await AsyncDocumentApp(manager).conversations.put("t", Conversation())
     clock.advance(HOUR)
-    assert await manager.conversations.get("t") == Conversation()
-    assert await manager.conversations.ttl("t") == pytest.approx(HOUR)
+    assert await AsyncDocumentApp(manager).conversations.get("t") == Conversation()
+    assert await AsyncDocumentApp(manager).conversations.ttl("t") == pytest.approx(HOUR)
 
 
 # -- presets, namespaces, tenants ------------------------------------------------------------------
@@ -230,14 +248,16 @@ async def test_seed_000_presets_expire_after_24_hours(
     memory: tuple[AsyncSessionManager, FakeClock],
 ) -> None:
     manager, clock = memory
-    await manager.templates.put("t1", TemplateSession(filename="lease.docx"))
-    await manager.generated_documents.put("d1", manager.generated_documents.model("out.pdf"))
+    await AsyncDocumentApp(manager).templates.put("t1", TemplateSession(filename="lease.docx"))
+    await AsyncDocumentApp(manager).generated_documents.put(
+        "d1", AsyncDocumentApp(manager).generated_documents.model("out.pdf")
+    )
     clock.advance(24 * HOUR - 1)
-    assert await manager.templates.exists("t1")
-    assert await manager.generated_documents.exists("d1")
+    assert await AsyncDocumentApp(manager).templates.exists("t1")
+    assert await AsyncDocumentApp(manager).generated_documents.exists("d1")
     clock.advance(1)
-    assert not await manager.templates.exists("t1")
-    assert not await manager.generated_documents.exists("d1")
+    assert not await AsyncDocumentApp(manager).templates.exists("t1")
+    assert not await AsyncDocumentApp(manager).generated_documents.exists("d1")
 
 
 async def test_policies_override_the_presets_defaults() -> None:
@@ -245,11 +265,25 @@ async def test_policies_override_the_presets_defaults() -> None:
     manager = AsyncSessionManager.from_url(
         "memory://", clock=clock, policies={"admin": TTLPolicy.absolute(60)}
     )
-    await manager.admin.start(ADMIN, TARIFF_CREATION)
-    assert await manager.admin.ttl(ADMIN) == pytest.approx(60)
+    await AsyncDocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
+    assert await AsyncDocumentApp(manager).admin.ttl(ADMIN) == pytest.approx(60)
     await manager.close()
-    with pytest.raises(ConfigurationError, match="unknown: admins"):
-        AsyncSessionManager.from_url("memory://", policies={"admins": TTLPolicy.absolute(60)})
+    with pytest.raises(ConfigurationError, match="TTLPolicy"):  # tried: not a policy
+        AsyncSessionManager.from_url("memory://", policies={"admin": 60})  # type: ignore[dict-item]
+    with pytest.raises(ConfigurationError):  # tried: a name no namespace can have
+        AsyncSessionManager.from_url("memory://", policies={"bad name": TTLPolicy.absolute(60)})
+
+
+async def test_policies_accept_any_namespace_name() -> None:
+    clock = FakeClock()
+    manager = AsyncSessionManager.from_url(
+        "memory://", clock=clock, policies={"drafts": TTLPolicy.absolute(30)}
+    )
+    drafts = manager.namespace("drafts", Draft, policy=TTLPolicy.absolute(3600))
+    await drafts.put("d1", Draft("notes"))
+    assert await drafts.ttl("d1") == pytest.approx(30)  # the application's policy wins
+    assert manager.namespace("drafts", Draft, policy=TTLPolicy.absolute(3600)) is drafts
+    await manager.close()
 
 
 async def test_namespace_defines_an_app_namespace_once(
@@ -261,6 +295,7 @@ async def test_namespace_defines_an_app_namespace_once(
     assert manager.for_tenant("acme").namespace("drafts", Draft).policy == drafts.policy
     with pytest.raises(ConfigurationError, match="already holds Draft"):
         manager.namespace("drafts", TemplateSession)  # tried: a second class under one name
+    AsyncDocumentApp(manager).templates  # noqa: B018 - defines the preset namespace
     with pytest.raises(ConfigurationError, match="already holds TemplateSession"):
         manager.namespace("templates", Draft)  # tried: reusing a preset's name
     with pytest.raises(ConfigurationError, match="another policy"):
@@ -272,15 +307,15 @@ async def test_namespace_defines_an_app_namespace_once(
 async def test_tenants_see_only_their_own_sessions(backend: Backend) -> None:
     async with backend.open() as manager:
         acme, globex = manager.for_tenant("acme"), manager.for_tenant("globex")
-        await manager.templates.put("t1", TemplateSession(filename="root.docx"))
-        await acme.templates.put("t1", TemplateSession(filename="acme.docx"))
-        await globex.conversations.append("t1", {"role": "user", "content": "hi"})
-        acme_template = await acme.templates.get("t1")
+        await AsyncDocumentApp(manager).templates.put("t1", TemplateSession(filename="root.docx"))
+        await AsyncDocumentApp(acme).templates.put("t1", TemplateSession(filename="acme.docx"))
+        await AsyncDocumentApp(globex).conversations.append("t1", {"role": "user", "content": "hi"})
+        acme_template = await AsyncDocumentApp(acme).templates.get("t1")
         assert acme_template is not None
         assert acme_template.filename == "acme.docx"
-        assert await globex.templates.get("t1") is None
-        assert await acme.templates.count() == 1
-        assert await acme.conversations.count() == 0
+        assert await AsyncDocumentApp(globex).templates.get("t1") is None
+        assert await AsyncDocumentApp(acme).templates.count() == 1
+        assert await AsyncDocumentApp(acme).conversations.count() == 0
 
         stats = await manager.stats()
         assert stats.counts == {
@@ -298,13 +333,15 @@ async def test_a_tenant_view_cannot_reach_another_tenant(
 ) -> None:
     manager, _ = memory
     acme = manager.for_tenant("acme")
-    await manager.for_tenant("globex").templates.put("t1", TemplateSession(filename="g"))
+    await AsyncDocumentApp(manager.for_tenant("globex")).templates.put(
+        "t1", TemplateSession(filename="g")
+    )
     with pytest.raises(ConfigurationError, match="tenant 'acme' cannot reach tenant 'globex'"):
         acme.for_tenant("globex")  # tried: hopping from one tenant's view to another's
     with pytest.raises(ConfigurationError, match="cannot reach"):
         acme.for_tenant(7)  # tried: an int tenant id from a view
     assert acme.for_tenant("acme") is acme  # its own tenant: the view itself
-    assert await acme.templates.get("t1") is None
+    assert await AsyncDocumentApp(acme).templates.get("t1") is None
     assert (await manager.stats()).counts == {("globex", "templates"): 1}
 
 
@@ -314,12 +351,13 @@ async def test_views_build_their_namespaces_once_and_lazily(
     manager, _ = memory
     acme = manager.for_tenant("acme")
     assert acme._namespaces == {}  # a view per request builds nothing it does not use
-    assert acme.templates is acme.templates
+    assert AsyncDocumentApp(acme).templates is AsyncDocumentApp(acme).templates
     assert list(acme._namespaces) == ["templates"]
-    assert acme.namespace("templates", TemplateSession) is acme.templates
-    assert acme.namespace("admin", AdminSession) is acme.admin
-    assert acme.templates.tenant == "acme"
-    assert manager.templates.tenant is None
+    assert acme.namespace("templates", TemplateSession) is AsyncDocumentApp(acme).templates
+    admin = AsyncDocumentApp(acme).admin
+    assert acme.namespace("admin", AdminSession) is admin
+    assert AsyncDocumentApp(acme).templates.tenant == "acme"
+    assert AsyncDocumentApp(manager).templates.tenant is None
 
 
 async def test_keys_outside_namespaces_are_never_counted_or_purged(backend: Backend) -> None:
@@ -329,8 +367,8 @@ async def test_keys_outside_namespaces_are_never_counted_or_purged(backend: Back
         for key in integration_keys:  # what the integrations write beside the namespaces
             await store.set(key, {"kept": True})
         await store.set("plain", {"kept": True})  # and a key the app wrote to the store
-        await manager.templates.put("t1", TemplateSession())
-        await manager.for_tenant("acme").admin.start(ADMIN, TARIFF_CREATION)
+        await AsyncDocumentApp(manager).templates.put("t1", TemplateSession())
+        await AsyncDocumentApp(manager.for_tenant("acme")).admin.start(ADMIN, TARIFF_CREATION)
 
         stats = await manager.stats()
         assert stats.counts == {(None, "templates"): 1, ("acme", "admin"): 1}
@@ -351,8 +389,8 @@ async def test_purge_by_namespace_and_tenant(backend: Backend) -> None:
     async with backend.open() as manager:
         acme, globex = manager.for_tenant("acme"), manager.for_tenant("globex")
         for owner in (manager, acme, globex):
-            await owner.templates.put("t", TemplateSession())
-            await owner.admin.start(ADMIN, TARIFF_CREATION)
+            await AsyncDocumentApp(owner).templates.put("t", TemplateSession())
+            await AsyncDocumentApp(owner).admin.start(ADMIN, TARIFF_CREATION)
         assert await acme.purge() == 2
         assert await globex.purge(namespace="admin") == 1
         with pytest.raises(ConfigurationError, match="cannot purge tenant 'globex'"):
@@ -373,7 +411,7 @@ async def test_purge_by_namespace_and_tenant(backend: Backend) -> None:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"policies": {"admins": TTLPolicy.absolute(60)}}, ConfigurationError, "unknown: admins"),
+        ({"policies": {"bad name": TTLPolicy.absolute(60)}}, ConfigurationError, "namespace name"),
         ({"policies": {"admin": 600}}, ConfigurationError, "is a TTLPolicy"),
         ({"sweep_interval": 0}, ValueError, "sweep interval"),
     ],
@@ -428,7 +466,7 @@ async def test_the_sweeper_runs_inside_the_context_manager_only() -> None:
     assert not sweeper.running
     async with manager:
         assert sweeper.running
-        await manager.admin.start(ADMIN, TARIFF_CREATION)
+        await AsyncDocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
         clock.advance(601)
         for _ in range(500):  # wait for two sweeps (bounded; nothing is asserted on time)
             if sweeper.runs >= 2:
@@ -442,6 +480,6 @@ async def test_the_sweeper_runs_inside_the_context_manager_only() -> None:
 async def test_close_is_idempotent_and_tenant_views_do_not_close_the_store() -> None:
     manager = AsyncSessionManager.from_url("memory://", sweep_interval=None)
     await manager.for_tenant("acme").close()
-    await manager.templates.put("t", TemplateSession())
+    await AsyncDocumentApp(manager).templates.put("t", TemplateSession())
     await manager.close()
     await manager.close()

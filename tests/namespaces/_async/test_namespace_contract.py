@@ -74,7 +74,14 @@ def carts(harness: AsyncHarness) -> AsyncNamespace[Cart]:
 
 
 ODD_IDS: list[str | int] = [
-    "plain", "with:colon", "@tenantish", "a/b c%20", "ñandú 🦆", "\x00\n\t", "42", 7
+    "plain",
+    "with:colon",
+    "@tenantish",
+    "a/b c%20",
+    "ñandú 🦆",
+    "\x00\n\t",
+    "42",
+    7,
 ]
 
 

@@ -14,19 +14,23 @@ import attrs
 import pytest
 
 from sessionkit import (
-    TARIFF_CREATION,
-    TARIFF_EDIT,
     SessionManager,
     ConfigurationError,
-    Conversation,
     FakeClock,
     SerializationError,
     SessionNotFound,
-    TemplateSession,
     TTLPolicy,
+)
+from sessionkit.presets import (
+    CHANNEL_REGISTRATION,
+    TARIFF_CREATION,
+    TARIFF_EDIT,
+    AdminSession,
+    DocumentApp,
+    Conversation,
+    TemplateSession,
     WizardError,
 )
-from sessionkit.namespaces.presets import CHANNEL_REGISTRATION, AdminSession
 from sessionkit.stores.memory import MemoryState
 from tests.backends import SPECS, BackendSpec
 from tests.namespaces import tracking
@@ -89,20 +93,22 @@ def memory() -> Iterator[tuple[SessionManager, FakeClock]]:
 
 def test_tariff_wizard_survives_a_restart_of_the_manager(backend: Backend) -> None:
     with backend.open() as manager:
-        manager.admin.start(ADMIN, TARIFF_CREATION)
-        manager.admin.advance(ADMIN, 990, flow=TARIFF_CREATION)
-        manager.admin.advance(ADMIN, 30, flow=TARIFF_CREATION)
+        DocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
+        DocumentApp(manager).admin.advance(ADMIN, 990, flow=TARIFF_CREATION)
+        DocumentApp(manager).admin.advance(ADMIN, 30, flow=TARIFF_CREATION)
 
     with backend.open() as restarted:
-        session = restarted.admin.current(ADMIN, TARIFF_CREATION)
+        session = DocumentApp(restarted).admin.current(ADMIN, TARIFF_CREATION)
         assert session is not None
         assert (session.step, session.data) == ("name", {"price": 990, "duration": 30})
-        session = restarted.admin.advance(ADMIN, "Pro", flow=TARIFF_CREATION)
+        session = DocumentApp(restarted).admin.advance(
+            ADMIN, "Pro", flow=TARIFF_CREATION
+        )
         assert session.step == "confirm"
-        finished = restarted.admin.finish(ADMIN, flow=TARIFF_CREATION)
+        finished = DocumentApp(restarted).admin.finish(ADMIN, flow=TARIFF_CREATION)
         assert finished.data == {"price": 990, "duration": 30, "name": "Pro"}
-        assert restarted.admin.current(ADMIN) is None
-        assert restarted.admin.count() == 0
+        assert DocumentApp(restarted).admin.current(ADMIN) is None
+        assert DocumentApp(restarted).admin.count() == 0
 
 
 def test_the_wizard_expires_after_its_ttl(backend: Backend) -> None:
@@ -111,21 +117,21 @@ def test_the_wizard_expires_after_its_ttl(backend: Backend) -> None:
     clock = backend.require_fake_clock()
     ttl = 600.0
     with backend.open() as manager:
-        started = manager.admin.start(ADMIN, TARIFF_CREATION)
+        started = DocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
         assert started.expires_at == started.started_at + ttl
         clock.advance(ttl * 0.6)
-        manager.admin.advance(ADMIN, 990)  # a step does not extend the TTL
+        DocumentApp(manager).admin.advance(ADMIN, 990)  # a step does not extend the TTL
         clock.advance(ttl * 0.6)
-        assert manager.admin.current(ADMIN) is None
+        assert DocumentApp(manager).admin.current(ADMIN) is None
         with pytest.raises(SessionNotFound):
-            manager.admin.advance(ADMIN, 30)
-        assert not manager.admin.is_pending(ADMIN, TARIFF_CREATION)
+            DocumentApp(manager).admin.advance(ADMIN, 30)
+        assert not DocumentApp(manager).admin.is_pending(ADMIN, TARIFF_CREATION)
 
 
 def test_wizard_back_keeps_what_was_entered(
     memory: tuple[SessionManager, FakeClock],
 ) -> None:
-    admin = memory[0].admin
+    admin = DocumentApp(memory[0]).admin
     admin.start(ADMIN, TARIFF_CREATION)
     admin.advance(ADMIN, 990)
     session = admin.back(ADMIN)
@@ -138,7 +144,7 @@ def test_wizard_back_keeps_what_was_entered(
 def test_wizard_misuse_is_a_wizard_error_and_changes_nothing(
     memory: tuple[SessionManager, FakeClock],
 ) -> None:
-    admin = memory[0].admin
+    admin = DocumentApp(memory[0]).admin
     admin.start(ADMIN, TARIFF_EDIT, {"tariff_id": 7, "field": "price"})
     before = admin.current(ADMIN)
     with pytest.raises(WizardError, match="tariff_edit, not tariff_creation"):
@@ -157,25 +163,37 @@ def test_mistyped_preset_sessions_are_rejected_and_nothing_is_written(
 ) -> None:
     manager, _ = memory
     with pytest.raises(SerializationError, match=r"'admin'.*field 'user_id'"):
-        manager.admin.start("42", TARIFF_CREATION)  # type: ignore[arg-type]  # tried: a str user id
-    assert manager.admin.count() == 0
+        DocumentApp(manager).admin.start("42", TARIFF_CREATION)  # type: ignore[arg-type]  # tried: a str user id
+    assert DocumentApp(manager).admin.count() == 0
     with pytest.raises(SerializationError, match=r"'conversations'.*usage\['input_tokens'\]"):
-        manager.conversations.append(  # tried: a float token count, on a new thread
-            "t1", {"role": "user"}, usage={"input_tokens": 1.5}  # type: ignore[dict-item]
+        DocumentApp(
+            manager
+        ).conversations.append(  # tried: a float token count, on a new thread
+            "t1",
+            {"role": "user"},
+            usage={"input_tokens": 1.5},  # type: ignore[dict-item]
         )
-    assert not manager.conversations.exists("t1")
-    manager.conversations.append("t1", {"role": "user"}, usage={"input_tokens": 1})
+    assert not DocumentApp(manager).conversations.exists("t1")
+    DocumentApp(manager).conversations.append(
+        "t1", {"role": "user"}, usage={"input_tokens": 1}
+    )
     with pytest.raises(SerializationError, match="input_tokens"):
-        manager.conversations.append(  # tried: the same, on an existing thread
-            "t1", {"role": "user"}, usage={"input_tokens": 1.5}  # type: ignore[dict-item]
+        DocumentApp(
+            manager
+        ).conversations.append(  # tried: the same, on an existing thread
+            "t1",
+            {"role": "user"},
+            usage={"input_tokens": 1.5},  # type: ignore[dict-item]
         )
-    conversation = manager.conversations.get("t1")  # still readable, unchanged
+    conversation = DocumentApp(manager).conversations.get(
+        "t1"
+    )  # still readable, unchanged
     assert conversation is not None
     assert (len(conversation.messages), conversation.usage) == (1, {"input_tokens": 1})
 
 
 def test_pending_sets_and_cancel(memory: tuple[SessionManager, FakeClock]) -> None:
-    admin = memory[0].admin
+    admin = DocumentApp(memory[0]).admin
     admin.start(1, CHANNEL_REGISTRATION)
     admin.start(2, CHANNEL_REGISTRATION)
     admin.start(3, TARIFF_CREATION)
@@ -195,7 +213,7 @@ def test_pending_sets_and_cancel(memory: tuple[SessionManager, FakeClock]) -> No
 def test_conversation_ttl_renews_on_each_write_and_is_capped(backend: Backend) -> None:
     clock = backend.require_fake_clock()
     with backend.open() as manager:
-        chats = manager.conversations
+        chats = DocumentApp(manager).conversations
         chats.append("thread-1", {"role": "user", "content": "hola"})
         assert chats.ttl("thread-1") == pytest.approx(2 * HOUR)
         for _ in range(14):  # a write every 1.5 h, up to 21 h: each renews the full 2 h
@@ -218,10 +236,10 @@ def test_reading_a_conversation_does_not_renew_it(
     memory: tuple[SessionManager, FakeClock],
 ) -> None:
     manager, clock = memory
-    manager.conversations.put("t", Conversation())
+    DocumentApp(manager).conversations.put("t", Conversation())
     clock.advance(HOUR)
-    assert manager.conversations.get("t") == Conversation()
-    assert manager.conversations.ttl("t") == pytest.approx(HOUR)
+    assert DocumentApp(manager).conversations.get("t") == Conversation()
+    assert DocumentApp(manager).conversations.ttl("t") == pytest.approx(HOUR)
 
 
 # -- presets, namespaces, tenants ------------------------------------------------------------------
@@ -231,14 +249,16 @@ def test_seed_000_presets_expire_after_24_hours(
     memory: tuple[SessionManager, FakeClock],
 ) -> None:
     manager, clock = memory
-    manager.templates.put("t1", TemplateSession(filename="lease.docx"))
-    manager.generated_documents.put("d1", manager.generated_documents.model("out.pdf"))
+    DocumentApp(manager).templates.put("t1", TemplateSession(filename="lease.docx"))
+    DocumentApp(manager).generated_documents.put(
+        "d1", DocumentApp(manager).generated_documents.model("out.pdf")
+    )
     clock.advance(24 * HOUR - 1)
-    assert manager.templates.exists("t1")
-    assert manager.generated_documents.exists("d1")
+    assert DocumentApp(manager).templates.exists("t1")
+    assert DocumentApp(manager).generated_documents.exists("d1")
     clock.advance(1)
-    assert not manager.templates.exists("t1")
-    assert not manager.generated_documents.exists("d1")
+    assert not DocumentApp(manager).templates.exists("t1")
+    assert not DocumentApp(manager).generated_documents.exists("d1")
 
 
 def test_policies_override_the_presets_defaults() -> None:
@@ -246,11 +266,25 @@ def test_policies_override_the_presets_defaults() -> None:
     manager = SessionManager.from_url(
         "memory://", clock=clock, policies={"admin": TTLPolicy.absolute(60)}
     )
-    manager.admin.start(ADMIN, TARIFF_CREATION)
-    assert manager.admin.ttl(ADMIN) == pytest.approx(60)
+    DocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
+    assert DocumentApp(manager).admin.ttl(ADMIN) == pytest.approx(60)
     manager.close()
-    with pytest.raises(ConfigurationError, match="unknown: admins"):
-        SessionManager.from_url("memory://", policies={"admins": TTLPolicy.absolute(60)})
+    with pytest.raises(ConfigurationError, match="TTLPolicy"):  # tried: not a policy
+        SessionManager.from_url("memory://", policies={"admin": 60})  # type: ignore[dict-item]
+    with pytest.raises(ConfigurationError):  # tried: a name no namespace can have
+        SessionManager.from_url("memory://", policies={"bad name": TTLPolicy.absolute(60)})
+
+
+def test_policies_accept_any_namespace_name() -> None:
+    clock = FakeClock()
+    manager = SessionManager.from_url(
+        "memory://", clock=clock, policies={"drafts": TTLPolicy.absolute(30)}
+    )
+    drafts = manager.namespace("drafts", Draft, policy=TTLPolicy.absolute(3600))
+    drafts.put("d1", Draft("notes"))
+    assert drafts.ttl("d1") == pytest.approx(30)  # the application's policy wins
+    assert manager.namespace("drafts", Draft, policy=TTLPolicy.absolute(3600)) is drafts
+    manager.close()
 
 
 def test_namespace_defines_an_app_namespace_once(
@@ -262,6 +296,7 @@ def test_namespace_defines_an_app_namespace_once(
     assert manager.for_tenant("acme").namespace("drafts", Draft).policy == drafts.policy
     with pytest.raises(ConfigurationError, match="already holds Draft"):
         manager.namespace("drafts", TemplateSession)  # tried: a second class under one name
+    DocumentApp(manager).templates  # noqa: B018 - defines the preset namespace
     with pytest.raises(ConfigurationError, match="already holds TemplateSession"):
         manager.namespace("templates", Draft)  # tried: reusing a preset's name
     with pytest.raises(ConfigurationError, match="another policy"):
@@ -273,15 +308,15 @@ def test_namespace_defines_an_app_namespace_once(
 def test_tenants_see_only_their_own_sessions(backend: Backend) -> None:
     with backend.open() as manager:
         acme, globex = manager.for_tenant("acme"), manager.for_tenant("globex")
-        manager.templates.put("t1", TemplateSession(filename="root.docx"))
-        acme.templates.put("t1", TemplateSession(filename="acme.docx"))
-        globex.conversations.append("t1", {"role": "user", "content": "hi"})
-        acme_template = acme.templates.get("t1")
+        DocumentApp(manager).templates.put("t1", TemplateSession(filename="root.docx"))
+        DocumentApp(acme).templates.put("t1", TemplateSession(filename="acme.docx"))
+        DocumentApp(globex).conversations.append("t1", {"role": "user", "content": "hi"})
+        acme_template = DocumentApp(acme).templates.get("t1")
         assert acme_template is not None
         assert acme_template.filename == "acme.docx"
-        assert globex.templates.get("t1") is None
-        assert acme.templates.count() == 1
-        assert acme.conversations.count() == 0
+        assert DocumentApp(globex).templates.get("t1") is None
+        assert DocumentApp(acme).templates.count() == 1
+        assert DocumentApp(acme).conversations.count() == 0
 
         stats = manager.stats()
         assert stats.counts == {
@@ -299,13 +334,15 @@ def test_a_tenant_view_cannot_reach_another_tenant(
 ) -> None:
     manager, _ = memory
     acme = manager.for_tenant("acme")
-    manager.for_tenant("globex").templates.put("t1", TemplateSession(filename="g"))
+    DocumentApp(manager.for_tenant("globex")).templates.put(
+        "t1", TemplateSession(filename="g")
+    )
     with pytest.raises(ConfigurationError, match="tenant 'acme' cannot reach tenant 'globex'"):
         acme.for_tenant("globex")  # tried: hopping from one tenant's view to another's
     with pytest.raises(ConfigurationError, match="cannot reach"):
         acme.for_tenant(7)  # tried: an int tenant id from a view
     assert acme.for_tenant("acme") is acme  # its own tenant: the view itself
-    assert acme.templates.get("t1") is None
+    assert DocumentApp(acme).templates.get("t1") is None
     assert (manager.stats()).counts == {("globex", "templates"): 1}
 
 
@@ -315,12 +352,13 @@ def test_views_build_their_namespaces_once_and_lazily(
     manager, _ = memory
     acme = manager.for_tenant("acme")
     assert acme._namespaces == {}  # a view per request builds nothing it does not use
-    assert acme.templates is acme.templates
+    assert DocumentApp(acme).templates is DocumentApp(acme).templates
     assert list(acme._namespaces) == ["templates"]
-    assert acme.namespace("templates", TemplateSession) is acme.templates
-    assert acme.namespace("admin", AdminSession) is acme.admin
-    assert acme.templates.tenant == "acme"
-    assert manager.templates.tenant is None
+    assert acme.namespace("templates", TemplateSession) is DocumentApp(acme).templates
+    admin = DocumentApp(acme).admin
+    assert acme.namespace("admin", AdminSession) is admin
+    assert DocumentApp(acme).templates.tenant == "acme"
+    assert DocumentApp(manager).templates.tenant is None
 
 
 def test_keys_outside_namespaces_are_never_counted_or_purged(backend: Backend) -> None:
@@ -330,8 +368,8 @@ def test_keys_outside_namespaces_are_never_counted_or_purged(backend: Backend) -
         for key in integration_keys:  # what the integrations write beside the namespaces
             store.set(key, {"kept": True})
         store.set("plain", {"kept": True})  # and a key the app wrote to the store
-        manager.templates.put("t1", TemplateSession())
-        manager.for_tenant("acme").admin.start(ADMIN, TARIFF_CREATION)
+        DocumentApp(manager).templates.put("t1", TemplateSession())
+        DocumentApp(manager.for_tenant("acme")).admin.start(ADMIN, TARIFF_CREATION)
 
         stats = manager.stats()
         assert stats.counts == {(None, "templates"): 1, ("acme", "admin"): 1}
@@ -352,8 +390,8 @@ def test_purge_by_namespace_and_tenant(backend: Backend) -> None:
     with backend.open() as manager:
         acme, globex = manager.for_tenant("acme"), manager.for_tenant("globex")
         for owner in (manager, acme, globex):
-            owner.templates.put("t", TemplateSession())
-            owner.admin.start(ADMIN, TARIFF_CREATION)
+            DocumentApp(owner).templates.put("t", TemplateSession())
+            DocumentApp(owner).admin.start(ADMIN, TARIFF_CREATION)
         assert acme.purge() == 2
         assert globex.purge(namespace="admin") == 1
         with pytest.raises(ConfigurationError, match="cannot purge tenant 'globex'"):
@@ -374,7 +412,7 @@ def test_purge_by_namespace_and_tenant(backend: Backend) -> None:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"policies": {"admins": TTLPolicy.absolute(60)}}, ConfigurationError, "unknown: admins"),
+        ({"policies": {"bad name": TTLPolicy.absolute(60)}}, ConfigurationError, "namespace name"),
         ({"policies": {"admin": 600}}, ConfigurationError, "is a TTLPolicy"),
         ({"sweep_interval": 0}, ValueError, "sweep interval"),
     ],
@@ -429,7 +467,7 @@ def test_the_sweeper_runs_inside_the_context_manager_only() -> None:
     assert not sweeper.running
     with manager:
         assert sweeper.running
-        manager.admin.start(ADMIN, TARIFF_CREATION)
+        DocumentApp(manager).admin.start(ADMIN, TARIFF_CREATION)
         clock.advance(601)
         for _ in range(500):  # wait for two sweeps (bounded; nothing is asserted on time)
             if sweeper.runs >= 2:
@@ -443,6 +481,6 @@ def test_the_sweeper_runs_inside_the_context_manager_only() -> None:
 def test_close_is_idempotent_and_tenant_views_do_not_close_the_store() -> None:
     manager = SessionManager.from_url("memory://", sweep_interval=None)
     manager.for_tenant("acme").close()
-    manager.templates.put("t", TemplateSession())
+    DocumentApp(manager).templates.put("t", TemplateSession())
     manager.close()
     manager.close()

@@ -18,8 +18,8 @@ from sessionkit import (
     SessionNotFound,
     StoreUnavailable,
 )
-from sessionkit.resilience import AsyncRetrying, AsyncWithFallback, Event, resilient
-from tests.resilience._async.flaky import AsyncFlakyStore
+from sessionkit.resilience import AsyncRetryingStore, AsyncWithFallback, Event, resilient
+from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
 
 #: Every store make() opened in the running test; the fixture below closes them.
@@ -382,7 +382,7 @@ async def test_a_damaged_header_does_not_hide_a_truncation_by_another_process(
 async def test_the_default_ttl_is_read_from_the_primary(tmp_path: Path) -> None:
     clock = FakeClock()
     backend = AsyncFlakyStore(clock=clock, default_ttl=100)
-    store = AsyncWithFallback(AsyncRetrying(backend), tmp_path / "j", clock=clock, fsync=False)
+    store = AsyncWithFallback(AsyncRetryingStore(backend), tmp_path / "j", clock=clock, fsync=False)
     _OPENED.append(store)
     stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False)
     _OPENED.append(stack)

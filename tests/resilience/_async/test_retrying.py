@@ -1,4 +1,4 @@
-"""Retrying: which errors and operations it retries, how long it waits, what it reports."""
+"""RetryingStore: which errors and operations it retries, how long it waits, what it reports."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from sessionkit import ConflictError, InvalidKey, StoreUnavailable
 from sessionkit.errors import CircuitOpen
-from sessionkit.resilience import IDEMPOTENT_OPERATIONS, AsyncRetrying, Event, RetryPolicy
-from tests.resilience._async.flaky import AsyncFlakyStore
+from sessionkit.resilience import IDEMPOTENT_OPERATIONS, AsyncRetryingStore, Event, RetryPolicy
+from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
 
 
@@ -25,9 +25,9 @@ class Sleeps:
 
 def make(
     policy: RetryPolicy | None = None,
-) -> tuple[AsyncFlakyStore, AsyncRetrying, Sleeps, Recorder]:
+) -> tuple[AsyncFlakyStore, AsyncRetryingStore, Sleeps, Recorder]:
     backend, sleeps, recorder = AsyncFlakyStore(), Sleeps(), Recorder()
-    store = AsyncRetrying(backend, policy=policy, sleep=sleeps, observers=[recorder])
+    store = AsyncRetryingStore(backend, policy=policy, sleep=sleeps, observers=[recorder])
     return backend, store, sleeps, recorder
 
 
@@ -105,7 +105,7 @@ async def test_total_time_bounds_the_attempts_when_attempts_are_slow() -> None:
     policy = RetryPolicy(attempts=100, initial_wait=0.0, max_wait=0.0, jitter=0.0, max_delay=5)
     backend = SlowDownBackend(attempt_s=1.0)
     recorder = Recorder()
-    store = AsyncRetrying(
+    store = AsyncRetryingStore(
         backend, policy=policy, sleep=Sleeps(), clock=backend.monotonic, observers=[recorder]
     )
     with pytest.raises(StoreUnavailable):
@@ -125,7 +125,7 @@ async def test_total_time_counts_the_waits_and_stops_before_a_late_retry() -> No
         sleeps.waits.append(seconds)
         backend.now += seconds
 
-    store = AsyncRetrying(backend, policy=policy, sleep=fake_sleep, clock=backend.monotonic)
+    store = AsyncRetryingStore(backend, policy=policy, sleep=fake_sleep, clock=backend.monotonic)
     with pytest.raises(StoreUnavailable):
         await store.exists("k")
     # From the first failure: wait 1 (retry at 1), +0.5, wait 2 (at 3.5), +0.5, wait 4
@@ -168,7 +168,7 @@ async def test_the_one_table_decides_what_is_retried(
             self._enter("sweep")
             return 0
 
-    store = AsyncRetrying(Down(), policy=RetryPolicy(jitter=0.0), sleep=Sleeps())
+    store = AsyncRetryingStore(Down(), policy=RetryPolicy(jitter=0.0), sleep=Sleeps())
     with pytest.raises(StoreUnavailable):
         await call(store)
     assert len(failures) == (3 if operation in IDEMPOTENT_OPERATIONS else 1)

@@ -19,8 +19,8 @@ from sessionkit import (
     SessionNotFound,
     StoreUnavailable,
 )
-from sessionkit.resilience import Retrying, WithFallback, Event, resilient
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.resilience import RetryingStore, WithFallback, Event, resilient
+from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
 
 #: Every store make() opened in the running test; the fixture below closes them.
@@ -383,7 +383,7 @@ def test_a_damaged_header_does_not_hide_a_truncation_by_another_process(
 def test_the_default_ttl_is_read_from_the_primary(tmp_path: Path) -> None:
     clock = FakeClock()
     backend = FlakyStore(clock=clock, default_ttl=100)
-    store = WithFallback(Retrying(backend), tmp_path / "j", clock=clock, fsync=False)
+    store = WithFallback(RetryingStore(backend), tmp_path / "j", clock=clock, fsync=False)
     _OPENED.append(store)
     stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False)
     _OPENED.append(stack)

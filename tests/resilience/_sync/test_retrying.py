@@ -1,5 +1,5 @@
 # Generated from tests/resilience/_async/test_retrying.py by scripts/unasync.py: edit that file, not this one.
-"""Retrying: which errors and operations it retries, how long it waits, what it reports."""
+"""RetryingStore: which errors and operations it retries, how long it waits, what it reports."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from sessionkit import ConflictError, InvalidKey, StoreUnavailable
 from sessionkit.errors import CircuitOpen
-from sessionkit.resilience import IDEMPOTENT_OPERATIONS, Retrying, Event, RetryPolicy
-from tests.resilience._sync.flaky import FlakyStore
+from sessionkit.resilience import IDEMPOTENT_OPERATIONS, RetryingStore, Event, RetryPolicy
+from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
 
 
@@ -26,9 +26,9 @@ class Sleeps:
 
 def make(
     policy: RetryPolicy | None = None,
-) -> tuple[FlakyStore, Retrying, Sleeps, Recorder]:
+) -> tuple[FlakyStore, RetryingStore, Sleeps, Recorder]:
     backend, sleeps, recorder = FlakyStore(), Sleeps(), Recorder()
-    store = Retrying(backend, policy=policy, sleep=sleeps, observers=[recorder])
+    store = RetryingStore(backend, policy=policy, sleep=sleeps, observers=[recorder])
     return backend, store, sleeps, recorder
 
 
@@ -106,7 +106,7 @@ def test_total_time_bounds_the_attempts_when_attempts_are_slow() -> None:
     policy = RetryPolicy(attempts=100, initial_wait=0.0, max_wait=0.0, jitter=0.0, max_delay=5)
     backend = SlowDownBackend(attempt_s=1.0)
     recorder = Recorder()
-    store = Retrying(
+    store = RetryingStore(
         backend, policy=policy, sleep=Sleeps(), clock=backend.monotonic, observers=[recorder]
     )
     with pytest.raises(StoreUnavailable):
@@ -126,7 +126,7 @@ def test_total_time_counts_the_waits_and_stops_before_a_late_retry() -> None:
         sleeps.waits.append(seconds)
         backend.now += seconds
 
-    store = Retrying(backend, policy=policy, sleep=fake_sleep, clock=backend.monotonic)
+    store = RetryingStore(backend, policy=policy, sleep=fake_sleep, clock=backend.monotonic)
     with pytest.raises(StoreUnavailable):
         store.exists("k")
     # From the first failure: wait 1 (retry at 1), +0.5, wait 2 (at 3.5), +0.5, wait 4
@@ -169,7 +169,7 @@ def test_the_one_table_decides_what_is_retried(
             self._enter("sweep")
             return 0
 
-    store = Retrying(Down(), policy=RetryPolicy(jitter=0.0), sleep=Sleeps())
+    store = RetryingStore(Down(), policy=RetryPolicy(jitter=0.0), sleep=Sleeps())
     with pytest.raises(StoreUnavailable):
         call(store)
     assert len(failures) == (3 if operation in IDEMPOTENT_OPERATIONS else 1)

@@ -1,10 +1,10 @@
-"""The session manager: one store, the preset namespaces, your own, tenants and a sweeper."""
+"""The session manager: one store, its typed namespaces, tenants and a sweeper."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import cattrs
 
@@ -13,7 +13,6 @@ from ..._sweeper import AsyncSweeper, check_interval
 from ...clock import Clock, system_clock
 from ...errors import ConfigurationError
 from ...namespaces._async.namespace import AsyncNamespace
-from ...namespaces._async.presets import AsyncAdminSessions, AsyncConversations
 from ...namespaces.keyspace import (
     TENANT_KEYS_PREFIX,
     KeySpace,
@@ -25,16 +24,10 @@ from ...namespaces.keyspace import (
     validate_namespace_name,
 )
 from ...namespaces.policy import TTLPolicy
-from ...namespaces.presets import (
-    CancellationSession,
-    DocumentSession,
-    ExtractionResult,
-    GeneratedDocument,
-    TemplateSession,
-)
 from ...registry import open_async_store
-from .. import common
-from ..common import DEFAULT_SWEEP_INTERVAL, NamespaceRegistry, SessionStats, StatsTally
+from ..definitions import NamespaceRegistry
+from ..environment import DEFAULT_SWEEP_INTERVAL, options_from_env
+from ..stats import SessionStats, StatsTally
 
 __all__ = ["AsyncSessionManager"]
 
@@ -53,12 +46,15 @@ class AsyncSessionManager:
     prefix): keys of the integrations (``~websession:...``, ``~aiogram:...``) and any other
     key are left alone.
 
-    >>> import asyncio
-    >>> from sessionkit import TemplateSession
+    >>> import asyncio, attrs
+    >>> @attrs.define
+    ... class Cart:
+    ...     items: list[str] = attrs.Factory(list)
     >>> async def main() -> int:
     ...     async with AsyncSessionManager.from_url("memory://") as sessions:
-    ...         await sessions.templates.put("t1", TemplateSession(filename="lease.docx"))
-    ...         await sessions.for_tenant("acme").templates.put("t1", TemplateSession())
+    ...         carts = sessions.namespace("carts", Cart, policy=TTLPolicy.absolute(3600))
+    ...         await carts.put("u1", Cart(["tea"]))
+    ...         await sessions.for_tenant("acme").namespace("carts", Cart).put("u1", Cart())
     ...         return (await sessions.stats()).total
     >>> asyncio.run(main())
     2
@@ -75,7 +71,8 @@ class AsyncSessionManager:
         _registry: NamespaceRegistry | None = None,
         _view: bool = False,
     ) -> None:
-        """Manage ``store``. ``policies`` overrides preset TTL policies by namespace name;
+        """Manage ``store``. ``policies`` maps namespace names to TTL policies that win over
+        the one a namespace is defined with (an application pack's default, say);
         ``sweep_interval=None`` turns the background sweeper off."""
         self._store = store
         self._registry = _registry or NamespaceRegistry(clock, policies)
@@ -123,67 +120,9 @@ class AsyncSessionManager:
         JSON if it parses (``SESSIONKIT_DEFAULT_TTL=86400``). Keyword ``options`` win over
         the environment.
         """
-        url, sweep_interval, env_options = common.options_from_env(environ)
+        url, sweep_interval, env_options = options_from_env(environ)
         merged = {"sweep_interval": sweep_interval, **env_options, **options}
         return cls.from_url(url, **merged)
-
-    # -- the presets ---------------------------------------------------------------------------
-
-    @property
-    def templates(self) -> AsyncNamespace[TemplateSession]:
-        """Seed 000's uploaded templates (24 h)."""
-        return self._preset("templates")
-
-    @property
-    def documents(self) -> AsyncNamespace[DocumentSession]:
-        """Seed 000's document sessions (24 h)."""
-        return self._preset("documents")
-
-    @property
-    def extractions(self) -> AsyncNamespace[ExtractionResult]:
-        """Seed 000's extraction results (24 h)."""
-        return self._preset("extractions")
-
-    @property
-    def cancellations(self) -> AsyncNamespace[CancellationSession]:
-        """Seed 000's cancellation sessions (24 h)."""
-        return self._preset("cancellations")
-
-    @property
-    def generated_documents(self) -> AsyncNamespace[GeneratedDocument]:
-        """Seed 000's generated documents (24 h)."""
-        return self._preset("generated_documents")
-
-    @property
-    def admin(self) -> AsyncAdminSessions:
-        """Seed 001's admin wizards (10 min)."""
-        return cast(AsyncAdminSessions, self._preset("admin"))
-
-    @property
-    def conversations(self) -> AsyncConversations:
-        """Seed 004's conversations (2 h renewed on write, at most 24 h)."""
-        return cast(AsyncConversations, self._preset("conversations"))
-
-    def _preset(self, name: str) -> AsyncNamespace[Any]:
-        existing = self._namespaces.get(name)
-        if existing is not None:
-            return existing
-        model, _ = common.PRESETS[name]
-        policy = self._registry.policy(name)
-        namespace: AsyncNamespace[Any]
-        if name == "admin":
-            namespace = AsyncAdminSessions(
-                self._store, name, policy=policy, tenant=self._tenant, clock=self._clock
-            )
-        elif name == "conversations":
-            namespace = AsyncConversations(
-                self._store, name, policy=policy, tenant=self._tenant, clock=self._clock
-            )
-        else:
-            namespace = AsyncNamespace(
-                self._store, name, model, policy=policy, tenant=self._tenant, clock=self._clock
-            )
-        return self._namespaces.setdefault(name, namespace)  # one object, even across threads
 
     # -- namespaces and tenants ------------------------------------------------------------
 
@@ -208,24 +147,33 @@ class AsyncSessionManager:
         *,
         policy: TTLPolicy | None = None,
         converter: cattrs.Converter | None = None,
+        namespace_class: type[AsyncNamespace[T]] | None = None,
     ) -> AsyncNamespace[T]:
         """The namespace ``name`` of ``model`` objects, defined on first use.
 
         One name holds one class, in every tenant; asking again with the same class (and no
-        other policy) returns the same namespace.
+        other policy) returns the same namespace. A ``policies=`` entry of the manager for
+        ``name`` wins over ``policy``. ``namespace_class`` is the registration hook of
+        application packs: an :class:`AsyncNamespace` subclass with helpers of its own
+        (``sessionkit.presets.AsyncAdminSessions``), built as
+        ``namespace_class(store, name, policy=, tenant=, clock=, converter=)``.
         """
-        definition = self._registry.define(name, model, policy, converter)
-        if name in common.PRESETS:
-            preset: AsyncNamespace[T] = self._preset(name)
-            return preset
+        definition = self._registry.define(name, model, policy, converter, namespace_class)
         existing = self._namespaces.get(name)
         if existing is not None:
             return existing
-        namespace = AsyncNamespace(
-            self._store, name, model, policy=definition.policy, tenant=self._tenant,
-            clock=self._clock, converter=definition.converter,
-        )
-        return self._namespaces.setdefault(name, namespace)
+        namespace: AsyncNamespace[T]
+        if definition.namespace_class is None:
+            namespace = AsyncNamespace(
+                self._store, name, model, policy=definition.policy, tenant=self._tenant,
+                clock=self._clock, converter=definition.converter,
+            )
+        else:
+            namespace = definition.namespace_class(
+                self._store, name, policy=definition.policy, tenant=self._tenant,
+                clock=self._clock, converter=definition.converter,
+            )
+        return self._namespaces.setdefault(name, namespace)  # one object, even across threads
 
     def for_tenant(self: _Manager, tenant_id: SessionId) -> _Manager:
         """A view of the same store whose namespaces hold only ``tenant_id``'s sessions.
@@ -261,7 +209,7 @@ class AsyncSessionManager:
         """Delete sessions: of one ``namespace`` and/or one ``tenant``; return how many.
 
         On the root manager, ``tenant=None`` means every tenant: ``purge()`` deletes every
-        namespace session of every tenant (seed 001's "clear all sessions"). On a tenant
+        namespace session of every tenant (an admin's "clear all sessions"). On a tenant
         view, only that tenant's sessions are ever purged. Keys outside namespaces (the
         integrations' ``~...`` keys, say) are never deleted.
         """

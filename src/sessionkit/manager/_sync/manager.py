@@ -1,11 +1,11 @@
 # Generated from src/sessionkit/manager/_async/manager.py by scripts/unasync.py: edit that file, not this one.
-"""The session manager: one store, the preset namespaces, your own, tenants and a sweeper."""
+"""The session manager: one store, its typed namespaces, tenants and a sweeper."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import cattrs
 
@@ -14,7 +14,6 @@ from ..._sweeper import Sweeper, check_interval
 from ...clock import Clock, system_clock
 from ...errors import ConfigurationError
 from ...namespaces._sync.namespace import Namespace
-from ...namespaces._sync.presets import AdminSessions, Conversations
 from ...namespaces.keyspace import (
     TENANT_KEYS_PREFIX,
     KeySpace,
@@ -26,16 +25,10 @@ from ...namespaces.keyspace import (
     validate_namespace_name,
 )
 from ...namespaces.policy import TTLPolicy
-from ...namespaces.presets import (
-    CancellationSession,
-    DocumentSession,
-    ExtractionResult,
-    GeneratedDocument,
-    TemplateSession,
-)
 from ...registry import open_store
-from .. import common
-from ..common import DEFAULT_SWEEP_INTERVAL, NamespaceRegistry, SessionStats, StatsTally
+from ..definitions import NamespaceRegistry
+from ..environment import DEFAULT_SWEEP_INTERVAL, options_from_env
+from ..stats import SessionStats, StatsTally
 
 __all__ = ["SessionManager"]
 
@@ -54,12 +47,15 @@ class SessionManager:
     prefix): keys of the integrations (``~websession:...``, ``~aiogram:...``) and any other
     key are left alone.
 
-    >>> import time
-    >>> from sessionkit import TemplateSession
+    >>> import time, attrs
+    >>> @attrs.define
+    ... class Cart:
+    ...     items: list[str] = attrs.Factory(list)
     >>> def main() -> int:
     ...     with SessionManager.from_url("memory://") as sessions:
-    ...         sessions.templates.put("t1", TemplateSession(filename="lease.docx"))
-    ...         sessions.for_tenant("acme").templates.put("t1", TemplateSession())
+    ...         carts = sessions.namespace("carts", Cart, policy=TTLPolicy.absolute(3600))
+    ...         carts.put("u1", Cart(["tea"]))
+    ...         sessions.for_tenant("acme").namespace("carts", Cart).put("u1", Cart())
     ...         return (sessions.stats()).total
     >>> main()
     2
@@ -76,7 +72,8 @@ class SessionManager:
         _registry: NamespaceRegistry | None = None,
         _view: bool = False,
     ) -> None:
-        """Manage ``store``. ``policies`` overrides preset TTL policies by namespace name;
+        """Manage ``store``. ``policies`` maps namespace names to TTL policies that win over
+        the one a namespace is defined with (an application pack's default, say);
         ``sweep_interval=None`` turns the background sweeper off."""
         self._store = store
         self._registry = _registry or NamespaceRegistry(clock, policies)
@@ -124,67 +121,9 @@ class SessionManager:
         JSON if it parses (``SESSIONKIT_DEFAULT_TTL=86400``). Keyword ``options`` win over
         the environment.
         """
-        url, sweep_interval, env_options = common.options_from_env(environ)
+        url, sweep_interval, env_options = options_from_env(environ)
         merged = {"sweep_interval": sweep_interval, **env_options, **options}
         return cls.from_url(url, **merged)
-
-    # -- the presets ---------------------------------------------------------------------------
-
-    @property
-    def templates(self) -> Namespace[TemplateSession]:
-        """Seed 000's uploaded templates (24 h)."""
-        return self._preset("templates")
-
-    @property
-    def documents(self) -> Namespace[DocumentSession]:
-        """Seed 000's document sessions (24 h)."""
-        return self._preset("documents")
-
-    @property
-    def extractions(self) -> Namespace[ExtractionResult]:
-        """Seed 000's extraction results (24 h)."""
-        return self._preset("extractions")
-
-    @property
-    def cancellations(self) -> Namespace[CancellationSession]:
-        """Seed 000's cancellation sessions (24 h)."""
-        return self._preset("cancellations")
-
-    @property
-    def generated_documents(self) -> Namespace[GeneratedDocument]:
-        """Seed 000's generated documents (24 h)."""
-        return self._preset("generated_documents")
-
-    @property
-    def admin(self) -> AdminSessions:
-        """Seed 001's admin wizards (10 min)."""
-        return cast(AdminSessions, self._preset("admin"))
-
-    @property
-    def conversations(self) -> Conversations:
-        """Seed 004's conversations (2 h renewed on write, at most 24 h)."""
-        return cast(Conversations, self._preset("conversations"))
-
-    def _preset(self, name: str) -> Namespace[Any]:
-        existing = self._namespaces.get(name)
-        if existing is not None:
-            return existing
-        model, _ = common.PRESETS[name]
-        policy = self._registry.policy(name)
-        namespace: Namespace[Any]
-        if name == "admin":
-            namespace = AdminSessions(
-                self._store, name, policy=policy, tenant=self._tenant, clock=self._clock
-            )
-        elif name == "conversations":
-            namespace = Conversations(
-                self._store, name, policy=policy, tenant=self._tenant, clock=self._clock
-            )
-        else:
-            namespace = Namespace(
-                self._store, name, model, policy=policy, tenant=self._tenant, clock=self._clock
-            )
-        return self._namespaces.setdefault(name, namespace)  # one object, even across threads
 
     # -- namespaces and tenants ------------------------------------------------------------
 
@@ -209,24 +148,33 @@ class SessionManager:
         *,
         policy: TTLPolicy | None = None,
         converter: cattrs.Converter | None = None,
+        namespace_class: type[Namespace[T]] | None = None,
     ) -> Namespace[T]:
         """The namespace ``name`` of ``model`` objects, defined on first use.
 
         One name holds one class, in every tenant; asking again with the same class (and no
-        other policy) returns the same namespace.
+        other policy) returns the same namespace. A ``policies=`` entry of the manager for
+        ``name`` wins over ``policy``. ``namespace_class`` is the registration hook of
+        application packs: an :class:`Namespace` subclass with helpers of its own
+        (``sessionkit.presets.AdminSessions``), built as
+        ``namespace_class(store, name, policy=, tenant=, clock=, converter=)``.
         """
-        definition = self._registry.define(name, model, policy, converter)
-        if name in common.PRESETS:
-            preset: Namespace[T] = self._preset(name)
-            return preset
+        definition = self._registry.define(name, model, policy, converter, namespace_class)
         existing = self._namespaces.get(name)
         if existing is not None:
             return existing
-        namespace = Namespace(
-            self._store, name, model, policy=definition.policy, tenant=self._tenant,
-            clock=self._clock, converter=definition.converter,
-        )
-        return self._namespaces.setdefault(name, namespace)
+        namespace: Namespace[T]
+        if definition.namespace_class is None:
+            namespace = Namespace(
+                self._store, name, model, policy=definition.policy, tenant=self._tenant,
+                clock=self._clock, converter=definition.converter,
+            )
+        else:
+            namespace = definition.namespace_class(
+                self._store, name, policy=definition.policy, tenant=self._tenant,
+                clock=self._clock, converter=definition.converter,
+            )
+        return self._namespaces.setdefault(name, namespace)  # one object, even across threads
 
     def for_tenant(self: _Manager, tenant_id: SessionId) -> _Manager:
         """A view of the same store whose namespaces hold only ``tenant_id``'s sessions.
@@ -262,7 +210,7 @@ class SessionManager:
         """Delete sessions: of one ``namespace`` and/or one ``tenant``; return how many.
 
         On the root manager, ``tenant=None`` means every tenant: ``purge()`` deletes every
-        namespace session of every tenant (seed 001's "clear all sessions"). On a tenant
+        namespace session of every tenant (an admin's "clear all sessions"). On a tenant
         view, only that tenant's sessions are ever purged. Keys outside namespaces (the
         integrations' ``~...`` keys, say) are never deleted.
         """

@@ -222,7 +222,14 @@ class Namespace(Generic[T]):
         raise ConflictError(key, _MAX_ATTEMPTS)
 
     def merge(self, session_id: SessionId, **changes: Any) -> T:
-        """Atomically set some fields of an existing session (``attrs.evolve``); return it."""
+        """Atomically set some fields of an existing session (``attrs.evolve``); return it.
+
+        Not the store's ``merge``: this is :meth:`update` with ``attrs.evolve`` (a read,
+        the change and a versioned write, retried on a concurrent write), so the fields are
+        validated and converted by the class and the TTL policy applies as for any write.
+        The store's one-round-trip ``merge`` works on the stored JSON's top-level keys and
+        knows nothing of the class; call ``namespace.store.merge(key, patch)`` for it.
+        """
         unknown = sorted(set(changes) - self._field_names)
         if unknown:
             raise SerializationError(

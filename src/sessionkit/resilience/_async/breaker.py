@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TypeVar
 
-from ..._async.base import AsyncStoreBase
+from ..._async.delegating import AsyncDelegatingStore
 from ..._async.protocol import AsyncSessionStore
-from ...entry import TTL, Entry, UpdateFunction
+from .._types import AsyncOperation
 from ..breaker_state import BreakerState
 from ..events import Emitter, ResilienceObserver
 
 __all__ = ["AsyncCircuitBreaking"]
 
+_T = TypeVar("_T")
 
-class AsyncCircuitBreaking(AsyncStoreBase):
+
+class AsyncCircuitBreaking(AsyncDelegatingStore):
     """Wraps a store with a circuit breaker (see :mod:`sessionkit.resilience.breaker_state`).
 
     After ``fail_max`` consecutive :class:`~sessionkit.errors.StoreUnavailable` failures
@@ -39,7 +41,7 @@ class AsyncCircuitBreaking(AsyncStoreBase):
         observers: Iterable[ResilienceObserver] = (),
         emitter: Emitter | None = None,
     ) -> None:
-        self._store = store
+        super().__init__(store)
         self.breaker = breaker or BreakerState(
             name=name,
             fail_max=fail_max,
@@ -49,83 +51,12 @@ class AsyncCircuitBreaking(AsyncStoreBase):
             emitter=emitter or Emitter(observers),
         )
 
-    @property
-    def inner(self) -> AsyncSessionStore:
-        """The wrapped store."""
-        return self._store
-
-    async def get(self, key: str) -> dict[str, Any] | None:
+    async def _around(self, operation: str, key: str | None, call: AsyncOperation[_T]) -> _T:
         self._check_open()
-        with self.breaker.guard("get"):
-            return await self._store.get(key)
+        with self.breaker.guard(operation):
+            return await call()
 
-    async def get_entry(self, key: str) -> Entry | None:
-        self._check_open()
-        with self.breaker.guard("get_entry"):
-            return await self._store.get_entry(key)
-
-    async def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
-        self._check_open()
-        with self.breaker.guard("set"):
-            await self._store.set(key, value, ttl)
-
-    async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
-        self._check_open()
-        with self.breaker.guard("create"):
-            return await self._store.create(key, value, ttl)
-
-    async def update(
-        self,
-        key: str,
-        fn: UpdateFunction,
-        ttl: TTL | None = None,
-        *,
-        default: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        self._check_open()
-        with self.breaker.guard("update"):
-            return await self._store.update(key, fn, ttl, default=default)
-
-    async def merge(
-        self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
-    ) -> dict[str, Any]:
-        self._check_open()
-        with self.breaker.guard("merge"):
-            return await self._store.merge(key, patch, ttl)
-
-    async def delete(self, key: str) -> bool:
-        self._check_open()
-        with self.breaker.guard("delete"):
-            return await self._store.delete(key)
-
-    async def exists(self, key: str) -> bool:
-        self._check_open()
-        with self.breaker.guard("exists"):
-            return await self._store.exists(key)
-
-    async def touch(self, key: str, ttl: TTL | None = None) -> bool:
-        self._check_open()
-        with self.breaker.guard("touch"):
-            return await self._store.touch(key, ttl)
-
-    async def ttl(self, key: str) -> float | None:
-        self._check_open()
-        with self.breaker.guard("ttl"):
-            return await self._store.ttl(key)
-
-    async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        self._check_open()
-        with self.breaker.guard("get_many"):
-            return await self._store.get_many(keys)
-
-    async def set_many(
-        self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
-    ) -> None:
-        self._check_open()
-        with self.breaker.guard("set_many"):
-            await self._store.set_many(items, ttl)
-
-    async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
+    async def _around_scan(self, prefix: str, keys: AsyncIterator[str]) -> AsyncIterator[str]:
         self._check_open()
         # One admission for the whole iteration, judged when the first batch arrives (or
         # the scan ends): a half-open probe must not wait for a consumer that may never
@@ -135,7 +66,7 @@ class AsyncCircuitBreaking(AsyncStoreBase):
         probe = breaker.admit("scan")
         judged = False
         try:
-            async for key in self._store.scan(prefix, batch_size=batch_size):
+            async for key in keys:
                 if not judged:
                     judged = True
                     breaker.succeeded(probe)
@@ -149,26 +80,6 @@ class AsyncCircuitBreaking(AsyncStoreBase):
             raise
         if not judged:
             breaker.succeeded(probe)
-
-    async def count(self, prefix: str = "") -> int:
-        self._check_open()
-        with self.breaker.guard("count"):
-            return await self._store.count(prefix)
-
-    async def purge(self, prefix: str = "") -> int:
-        self._check_open()
-        with self.breaker.guard("purge"):
-            return await self._store.purge(prefix)
-
-    async def sweep(self) -> int:
-        self._check_open()
-        with self.breaker.guard("sweep"):
-            return await self._store.sweep()
-
-    async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._store.close()
 
     def __repr__(self) -> str:
         return f"AsyncCircuitBreaking({self._store!r}, state={self.breaker.state!r})"

@@ -15,7 +15,7 @@ from ..events import Emitter, ResilienceObserver
 from ..retry_policy import RetryPolicy
 from .breaker import AsyncCircuitBreaking
 from .fallback import AsyncWithFallback
-from .retrying import AsyncRetrying
+from .retrying import AsyncRetryingStore
 
 __all__ = ["build_stack"]
 
@@ -36,9 +36,9 @@ def build_stack(
     name: str = "sessionkit",
     observers: Iterable[ResilienceObserver] = (),
 ) -> AsyncWithFallback:
-    """``AsyncWithFallback(AsyncCircuitBreaking(AsyncRetrying(store)))``, sharing one emitter."""
+    """``AsyncWithFallback(AsyncCircuitBreaking(AsyncRetryingStore(store)))``, one emitter."""
     emitter = Emitter(observers)
-    retrying = AsyncRetrying(store, policy=retry, sleep=sleep, emitter=emitter)
+    retrying = AsyncRetryingStore(store, policy=retry, sleep=sleep, emitter=emitter)
     breaking = AsyncCircuitBreaking(
         retrying,
         fail_max=fail_max,

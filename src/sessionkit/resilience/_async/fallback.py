@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from ..._async.base import AsyncStoreBase
+from ..._async.delegating import PREFIX_OPERATIONS, AsyncDelegatingStore
 from ..._async.protocol import AsyncSessionStore
 from ...clock import Clock, system_clock
 from ...codec import JSONCodec, default_codec
@@ -44,7 +44,7 @@ class _Settled(enum.Enum):
     DOWN = "down"  # the primary failed again
 
 
-class AsyncWithFallback(AsyncStoreBase):
+class AsyncWithFallback(AsyncDelegatingStore):
     """Wraps a primary store; while it raises StoreUnavailable, writes go to a journal.
 
     * Healthy path: every call goes to the primary, after one ``fstat`` of the journal.
@@ -87,6 +87,7 @@ class AsyncWithFallback(AsyncStoreBase):
         observers: Iterable[ResilienceObserver] = (),
         emitter: Emitter | None = None,
     ) -> None:
+        super().__init__(primary)
         self._primary = primary
         self._clock = clock
         self._emitter = emitter or Emitter(observers)
@@ -103,11 +104,6 @@ class AsyncWithFallback(AsyncStoreBase):
         self.journal = Journal(
             journal_path, fsync=fsync, default_ttl=default_seconds, emitter=self._emitter
         )
-
-    @property
-    def inner(self) -> AsyncSessionStore:
-        """The primary store."""
-        return self._primary
 
     # -- the machinery ----------------------------------------------------------------------
 
@@ -343,18 +339,22 @@ class AsyncWithFallback(AsyncStoreBase):
                 found[key] = value
         return {key: found[key] for key in dict.fromkeys(wanted) if key in found}
 
-    async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
+    # scan, count, purge and sweep: the base's delegation, through these hooks. Calls on a
+    # prefix need the journal replayed first (what it holds is not in the primary yet).
+
+    async def _around(self, operation: str, key: str | None, call: AsyncOperation[_T]) -> _T:
+        self._check_open()
+        if operation in PREFIX_OPERATIONS:
+            validate_prefix(key)
+            await self._require_clear(operation)
+        return await call()
+
+    async def _around_scan(self, prefix: str, keys: AsyncIterator[str]) -> AsyncIterator[str]:
         self._check_open()
         validate_prefix(prefix)
         await self._require_clear("scan")
-        async for key in self._primary.scan(prefix, batch_size=batch_size):
+        async for key in keys:
             yield key
-
-    async def count(self, prefix: str = "") -> int:
-        self._check_open()
-        validate_prefix(prefix)
-        await self._require_clear("count")
-        return await self._primary.count(prefix)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -424,16 +424,6 @@ class AsyncWithFallback(AsyncStoreBase):
                 decision = self._rules.update(key, fn, ttl, default)
                 return self._journaled("update", key, decision, None)
         return await self._primary.update(key, fn, ttl, default=default)
-
-    async def purge(self, prefix: str = "") -> int:
-        self._check_open()
-        validate_prefix(prefix)
-        await self._require_clear("purge")
-        return await self._primary.purge(prefix)
-
-    async def sweep(self) -> int:
-        self._check_open()
-        return await self._primary.sweep()
 
     async def close(self) -> None:
         if not self._closed:

@@ -16,7 +16,7 @@ from ..events import Emitter, ResilienceObserver
 from ..retry_policy import RetryPolicy
 from .breaker import CircuitBreaking
 from .fallback import WithFallback
-from .retrying import Retrying
+from .retrying import RetryingStore
 
 __all__ = ["build_stack"]
 
@@ -37,9 +37,9 @@ def build_stack(
     name: str = "sessionkit",
     observers: Iterable[ResilienceObserver] = (),
 ) -> WithFallback:
-    """``WithFallback(CircuitBreaking(Retrying(store)))``, sharing one emitter."""
+    """``WithFallback(CircuitBreaking(RetryingStore(store)))``, one emitter."""
     emitter = Emitter(observers)
-    retrying = Retrying(store, policy=retry, sleep=sleep, emitter=emitter)
+    retrying = RetryingStore(store, policy=retry, sleep=sleep, emitter=emitter)
     breaking = CircuitBreaking(
         retrying,
         fail_max=fail_max,

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from ..._sync.base import StoreBase
+from ..._sync.delegating import PREFIX_OPERATIONS, DelegatingStore
 from ..._sync.protocol import SessionStore
 from ...clock import Clock, system_clock
 from ...codec import JSONCodec, default_codec
@@ -45,7 +45,7 @@ class _Settled(enum.Enum):
     DOWN = "down"  # the primary failed again
 
 
-class WithFallback(StoreBase):
+class WithFallback(DelegatingStore):
     """Wraps a primary store; while it raises StoreUnavailable, writes go to a journal.
 
     * Healthy path: every call goes to the primary, after one ``fstat`` of the journal.
@@ -88,6 +88,7 @@ class WithFallback(StoreBase):
         observers: Iterable[ResilienceObserver] = (),
         emitter: Emitter | None = None,
     ) -> None:
+        super().__init__(primary)
         self._primary = primary
         self._clock = clock
         self._emitter = emitter or Emitter(observers)
@@ -104,11 +105,6 @@ class WithFallback(StoreBase):
         self.journal = Journal(
             journal_path, fsync=fsync, default_ttl=default_seconds, emitter=self._emitter
         )
-
-    @property
-    def inner(self) -> SessionStore:
-        """The primary store."""
-        return self._primary
 
     # -- the machinery ----------------------------------------------------------------------
 
@@ -344,18 +340,22 @@ class WithFallback(StoreBase):
                 found[key] = value
         return {key: found[key] for key in dict.fromkeys(wanted) if key in found}
 
-    def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:
+    # scan, count, purge and sweep: the base's delegation, through these hooks. Calls on a
+    # prefix need the journal replayed first (what it holds is not in the primary yet).
+
+    def _around(self, operation: str, key: str | None, call: Operation[_T]) -> _T:
+        self._check_open()
+        if operation in PREFIX_OPERATIONS:
+            validate_prefix(key)
+            self._require_clear(operation)
+        return call()
+
+    def _around_scan(self, prefix: str, keys: Iterator[str]) -> Iterator[str]:
         self._check_open()
         validate_prefix(prefix)
         self._require_clear("scan")
-        for key in self._primary.scan(prefix, batch_size=batch_size):
+        for key in keys:
             yield key
-
-    def count(self, prefix: str = "") -> int:
-        self._check_open()
-        validate_prefix(prefix)
-        self._require_clear("count")
-        return self._primary.count(prefix)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -425,16 +425,6 @@ class WithFallback(StoreBase):
                 decision = self._rules.update(key, fn, ttl, default)
                 return self._journaled("update", key, decision, None)
         return self._primary.update(key, fn, ttl, default=default)
-
-    def purge(self, prefix: str = "") -> int:
-        self._check_open()
-        validate_prefix(prefix)
-        self._require_clear("purge")
-        return self._primary.purge(prefix)
-
-    def sweep(self) -> int:
-        self._check_open()
-        return self._primary.sweep()
 
     def close(self) -> None:
         if not self._closed:

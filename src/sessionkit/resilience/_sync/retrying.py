@@ -4,26 +4,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from time import monotonic
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import tenacity
 
-from ..._sync.base import StoreBase
+from ..._sync.delegating import DelegatingStore
 from ..._sync.protocol import SessionStore
-from ...entry import TTL, Entry, UpdateFunction
 from ...errors import StoreUnavailable
 from .._types import Operation, Sleep
 from ..events import Emitter, ResilienceObserver
 from ..retry_policy import RetryPolicy
 
-__all__ = ["Retrying"]
+__all__ = ["RetryingStore"]
 
 _T = TypeVar("_T")
 
 
-class Retrying(StoreBase):
+class RetryingStore(DelegatingStore):
     """Wraps a store; retries its idempotent calls on :class:`StoreUnavailable`.
 
     The first attempt runs outside tenacity (the healthy path costs one ``try``); after a
@@ -45,16 +44,11 @@ class Retrying(StoreBase):
         observers: Iterable[ResilienceObserver] = (),
         emitter: Emitter | None = None,
     ) -> None:
-        self._store = store
+        super().__init__(store)
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
         self._emitter = emitter or Emitter(observers)
-
-    @property
-    def inner(self) -> SessionStore:
-        """The wrapped store."""
-        return self._store
 
     def _call(self, operation_name: str, operation: Operation[_T]) -> _T:
         self._check_open()
@@ -79,76 +73,11 @@ class Retrying(StoreBase):
                 return operation()
         raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self._call("get", lambda: self._store.get(key))
+    def _around(self, operation: str, key: str | None, call: Operation[_T]) -> _T:
+        return self._call(operation, call)
 
-    def get_entry(self, key: str) -> Entry | None:
-        return self._call("get_entry", lambda: self._store.get_entry(key))
-
-    def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
-        self._call("set", lambda: self._store.set(key, value, ttl))
-
-    def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
-        return self._call("create", lambda: self._store.create(key, value, ttl))
-
-    def update(
-        self,
-        key: str,
-        fn: UpdateFunction,
-        ttl: TTL | None = None,
-        *,
-        default: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        return self._call(
-            "update", lambda: self._store.update(key, fn, ttl, default=default)
-        )
-
-    def merge(
-        self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
-    ) -> dict[str, Any]:
-        return self._call("merge", lambda: self._store.merge(key, patch, ttl))
-
-    def delete(self, key: str) -> bool:
-        return self._call("delete", lambda: self._store.delete(key))
-
-    def exists(self, key: str) -> bool:
-        return self._call("exists", lambda: self._store.exists(key))
-
-    def touch(self, key: str, ttl: TTL | None = None) -> bool:
-        return self._call("touch", lambda: self._store.touch(key, ttl))
-
-    def ttl(self, key: str) -> float | None:
-        return self._call("ttl", lambda: self._store.ttl(key))
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        keys = list(keys)  # an iterator would be used up by the first attempt
-        return self._call("get_many", lambda: self._store.get_many(keys))
-
-    def set_many(
-        self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
-    ) -> None:
-        self._call("set_many", lambda: self._store.set_many(items, ttl))
-
-    def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:
-        # Never retried (not in IDEMPOTENT_OPERATIONS): a half-read iteration cannot be
-        # repeated unseen by its consumer.
-        self._check_open()
-        for key in self._store.scan(prefix, batch_size=batch_size):
-            yield key
-
-    def count(self, prefix: str = "") -> int:
-        return self._call("count", lambda: self._store.count(prefix))
-
-    def purge(self, prefix: str = "") -> int:
-        return self._call("purge", lambda: self._store.purge(prefix))
-
-    def sweep(self) -> int:
-        return self._call("sweep", self._store.sweep)
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._store.close()
+    # scan: the base's pass-through. Never retried (not in IDEMPOTENT_OPERATIONS): a
+    # half-read iteration cannot be repeated unseen by its consumer.
 
     def __repr__(self) -> str:
-        return f"Retrying({self._store!r}, attempts={self.policy.attempts})"
+        return f"RetryingStore({self._store!r}, attempts={self.policy.attempts})"

@@ -1,4 +1,4 @@
-"""A thin facade with the method names of seed 000's in-memory ``SessionManager``.
+"""A thin facade with the method names of a document app's first, in-memory session manager.
 
 For migrating an app that calls ``store_template_session(id, data)`` and friends with
 plain dicts: swap its singleton for :class:`LegacySessionManager` and it keeps working,
@@ -13,7 +13,7 @@ stored entirely in ``data``, so nothing is ever lost or silently converted.
 >>> sessions.store_template_session("t1", {"filename": "lease.docx", "pages": 3})
 >>> sessions.get_template_session("t1")["pages"]
 3
->>> sessions.manager.templates.get("t1").filename  # the typed view of the same session
+>>> sessions.app.templates.get("t1").filename  # the typed view of the same session
 'lease.docx'
 >>> sessions.get_stats()["template_sessions"]
 1
@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .manager import SessionManager
-from .namespaces import Namespace
-from .namespaces.model import default_converter
+from ..manager import SessionManager
+from ..namespaces import Namespace
+from ..namespaces.model import default_converter
+from ._sync.app import DocumentApp
 
 __all__ = ["LegacySessionManager", "from_mapping", "to_mapping"]
 
@@ -61,10 +62,12 @@ def from_mapping(model: type[T], mapping: dict[str, Any]) -> T:
 
 
 class LegacySessionManager:
-    """Seed 000's 15 session methods and ``get_stats()``, over a :class:`SessionManager`."""
+    """The old manager's 15 session methods and ``get_stats()``, over a :class:`SessionManager`."""
 
     def __init__(self, manager: SessionManager) -> None:
         self.manager = manager
+        #: The typed view of the same sessions.
+        self.app = DocumentApp(manager)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> LegacySessionManager:
@@ -73,49 +76,49 @@ class LegacySessionManager:
     # -- the five kinds: store, get, delete -------------------------------------------------
 
     def store_template_session(self, template_id: str, data: dict[str, Any]) -> None:
-        _store(self.manager.templates, template_id, data)
+        _store(self.app.templates, template_id, data)
 
     def get_template_session(self, template_id: str) -> dict[str, Any] | None:
-        return _get(self.manager.templates, template_id)
+        return _get(self.app.templates, template_id)
 
     def delete_template_session(self, template_id: str) -> bool:
-        return self.manager.templates.delete(template_id)
+        return self.app.templates.delete(template_id)
 
     def store_document_session(self, session_id: str, data: dict[str, Any]) -> None:
-        _store(self.manager.documents, session_id, data)
+        _store(self.app.documents, session_id, data)
 
     def get_document_session(self, session_id: str) -> dict[str, Any] | None:
-        return _get(self.manager.documents, session_id)
+        return _get(self.app.documents, session_id)
 
     def delete_document_session(self, session_id: str) -> bool:
-        return self.manager.documents.delete(session_id)
+        return self.app.documents.delete(session_id)
 
     def store_extraction_result(self, session_id: str, data: dict[str, Any]) -> None:
-        _store(self.manager.extractions, session_id, data)
+        _store(self.app.extractions, session_id, data)
 
     def get_extraction_result(self, session_id: str) -> dict[str, Any] | None:
-        return _get(self.manager.extractions, session_id)
+        return _get(self.app.extractions, session_id)
 
     def delete_extraction_result(self, session_id: str) -> bool:
-        return self.manager.extractions.delete(session_id)
+        return self.app.extractions.delete(session_id)
 
     def store_cancelacion_session(self, session_id: str, data: dict[str, Any]) -> None:
-        _store(self.manager.cancellations, session_id, data)
+        _store(self.app.cancellations, session_id, data)
 
     def get_cancelacion_session(self, session_id: str) -> dict[str, Any] | None:
-        return _get(self.manager.cancellations, session_id)
+        return _get(self.app.cancellations, session_id)
 
     def delete_cancelacion_session(self, session_id: str) -> bool:
-        return self.manager.cancellations.delete(session_id)
+        return self.app.cancellations.delete(session_id)
 
     def store_generated_document(self, doc_id: str, data: dict[str, Any]) -> None:
-        _store(self.manager.generated_documents, doc_id, data)
+        _store(self.app.generated_documents, doc_id, data)
 
     def get_generated_document(self, doc_id: str) -> dict[str, Any] | None:
-        return _get(self.manager.generated_documents, doc_id)
+        return _get(self.app.generated_documents, doc_id)
 
     def delete_generated_document(self, doc_id: str) -> bool:
-        return self.manager.generated_documents.delete(doc_id)
+        return self.app.generated_documents.delete(doc_id)
 
     # -- the rest -------------------------------------------------------------------------------
 

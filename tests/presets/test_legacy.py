@@ -9,13 +9,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessionkit import FakeClock, SerializationError, SessionManager, TemplateSession
-from sessionkit.compat import LegacySessionManager
+from sessionkit import (
+    FakeClock,
+    SerializationError,
+    SessionManager,
+)
+from sessionkit.presets import (
+    DocumentApp,
+    TemplateSession,
+)
+from sessionkit.presets.legacy import LegacySessionManager
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 # Keys named like preset fields (with fitting and unfitting values) and anything else.
@@ -56,7 +65,7 @@ def test_seed_000_extraction_flow(legacy: tuple[LegacySessionManager, FakeClock]
     assert result is not None
     result["ai_extracted_data"] = {"name": "Ana"}
     sessions.store_extraction_result("s1", result)
-    extraction = sessions.manager.extractions.get("s1")
+    extraction = sessions.app.extractions.get("s1")
     assert extraction is not None
     assert extraction.ai_extracted_data == {"name": "Ana"}
     assert sessions.get_stats() == {
@@ -78,7 +87,7 @@ def test_typed_and_legacy_views_share_sessions(
     legacy: tuple[LegacySessionManager, FakeClock],
 ) -> None:
     sessions, _ = legacy
-    sessions.manager.templates.put("t1", TemplateSession(filename="a.docx", status="confirmed"))
+    sessions.app.templates.put("t1", TemplateSession(filename="a.docx", status="confirmed"))
     assert sessions.get_template_session("t1") == {
         "filename": "a.docx",
         "status": "confirmed",
@@ -99,7 +108,7 @@ def test_the_facade_wraps_an_existing_manager() -> None:
     manager = SessionManager.from_url("memory://", sweep_interval=None)
     sessions = LegacySessionManager(manager)
     sessions.store_generated_document("d1", {"filename": "out.pdf"})
-    document = manager.generated_documents.get("d1")
+    document = DocumentApp(manager).generated_documents.get("d1")
     assert document is not None
     assert document.filename == "out.pdf"
     manager.close()

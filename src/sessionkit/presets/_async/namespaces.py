@@ -1,4 +1,3 @@
-# Generated from src/sessionkit/namespaces/_async/presets.py by scripts/unasync.py: edit that file, not this one.
 """Namespaces with the helpers of their session kind: admin wizards and conversations."""
 
 from __future__ import annotations
@@ -7,13 +6,14 @@ from typing import Any
 
 import cattrs
 
-from ..._sync.protocol import SessionStore
+from ..._async.protocol import AsyncSessionStore
 from ...clock import Clock, system_clock
 from ...errors import SessionNotFound
-from ..keyspace import SessionId
-from ..model import default_converter
-from ..policy import TTLPolicy
-from ..presets import (
+from ...namespaces._async.namespace import AsyncNamespace
+from ...namespaces.keyspace import SessionId
+from ...namespaces.model import default_converter
+from ...namespaces.policy import TTLPolicy
+from ..models import (
     ADMIN_POLICY,
     CONVERSATION_POLICY,
     AdminSession,
@@ -25,12 +25,11 @@ from ..presets import (
     start_wizard,
     with_message,
 )
-from .namespace import Namespace
 
-__all__ = ["AdminSessions", "Conversations"]
+__all__ = ["AsyncAdminSessions", "AsyncConversations"]
 
 
-class AdminSessions(Namespace[AdminSession]):
+class AsyncAdminSessions(AsyncNamespace[AdminSession]):
     """Admin wizards, one per user id: start, advance, back, finish, cancel, pending.
 
     Each step is one atomic update, and the session lives in the store, so a wizard
@@ -39,7 +38,7 @@ class AdminSessions(Namespace[AdminSession]):
 
     def __init__(
         self,
-        store: SessionStore,
+        store: AsyncSessionStore,
         name: str = "admin",
         *,
         policy: TTLPolicy = ADMIN_POLICY,
@@ -52,37 +51,37 @@ class AdminSessions(Namespace[AdminSession]):
             converter=converter,
         )
 
-    def start(
+    async def start(
         self, user_id: int, flow: WizardFlow, data: dict[str, Any] | None = None
     ) -> AdminSession:
         """Start ``flow`` for ``user_id`` at its first step, replacing any wizard in progress."""
         session = start_wizard(flow, user_id, self._clock.now(), self.policy.initial_ttl(), data)
-        self.put(user_id, session)
+        await self.put(user_id, session)
         return session
 
-    def current(self, user_id: int, flow: WizardFlow | None = None) -> AdminSession | None:
+    async def current(self, user_id: int, flow: WizardFlow | None = None) -> AdminSession | None:
         """The user's wizard (only if it is ``flow``, when given), or ``None``."""
-        session = self.get(user_id)
+        session = await self.get(user_id)
         if session is None or (flow is not None and session.flow != flow.name):
             return None
         return session
 
-    def advance(
+    async def advance(
         self, user_id: int, value: Any = None, *, flow: WizardFlow | None = None, **data: Any
     ) -> AdminSession:
         """Record ``value`` for the current step and move on; :class:`SessionNotFound` if none.
 
         With ``flow``, a wizard of another flow (a stale button) is a :class:`WizardError`.
         """
-        return self.update(
+        return await self.update(
             user_id, lambda session: advance_wizard(_checked(session, flow), value, **data)
         )
 
-    def back(self, user_id: int, *, flow: WizardFlow | None = None) -> AdminSession:
+    async def back(self, user_id: int, *, flow: WizardFlow | None = None) -> AdminSession:
         """Go back one step."""
-        return self.update(user_id, lambda session: back_wizard(_checked(session, flow)))
+        return await self.update(user_id, lambda session: back_wizard(_checked(session, flow)))
 
-    def finish(self, user_id: int, *, flow: WizardFlow | None = None) -> AdminSession:
+    async def finish(self, user_id: int, *, flow: WizardFlow | None = None) -> AdminSession:
         """End the wizard at its last step: delete it and return it (its ``data`` is the result).
 
         :class:`WizardError` if it is not at its last step (nothing is deleted). Only one of
@@ -91,7 +90,7 @@ class AdminSessions(Namespace[AdminSession]):
         delete are two operations: a :meth:`start` for the same user landing between them
         is deleted too (see "Known limits" in docs/namespaces.md).
         """
-        session = self.get(user_id)
+        session = await self.get(user_id)
         if session is None:
             raise SessionNotFound(self.key(user_id))
         _checked(session, flow)
@@ -100,31 +99,31 @@ class AdminSessions(Namespace[AdminSession]):
                 f"{session.flow} of user {user_id} is at step {session.step!r}, not at its last "
                 f"step {session.steps[-1]!r}: it cannot finish yet"
             )
-        if not self.delete(user_id):  # another finish (or cancel) won the race
+        if not await self.delete(user_id):  # another finish (or cancel) won the race
             raise SessionNotFound(self.key(user_id))
         return session
 
-    def cancel(self, user_id: int) -> bool:
+    async def cancel(self, user_id: int) -> bool:
         """Drop the user's wizard, whatever its step; return whether there was one."""
-        return self.delete(user_id)
+        return await self.delete(user_id)
 
-    def pending(self, flow: WizardFlow) -> set[int]:
+    async def pending(self, flow: WizardFlow) -> set[int]:
         """The users with a ``flow`` wizard in progress (seed 001's "pending" sets)."""
-        ids = [user_id for user_id in self.ids()]
-        sessions = self.get_many(ids)
+        ids = [user_id async for user_id in self.ids()]
+        sessions = await self.get_many(ids)
         return {session.user_id for session in sessions.values() if session.flow == flow.name}
 
-    def is_pending(self, user_id: int, flow: WizardFlow) -> bool:
+    async def is_pending(self, user_id: int, flow: WizardFlow) -> bool:
         """Whether ``user_id`` has a ``flow`` wizard in progress."""
-        return self.current(user_id, flow) is not None
+        return await self.current(user_id, flow) is not None
 
 
-class Conversations(Namespace[Conversation]):
+class AsyncConversations(AsyncNamespace[Conversation]):
     """Chat threads by thread id: a 2 h TTL renewed on every write, capped at 24 h."""
 
     def __init__(
         self,
-        store: SessionStore,
+        store: AsyncSessionStore,
         name: str = "conversations",
         *,
         policy: TTLPolicy = CONVERSATION_POLICY,
@@ -137,7 +136,7 @@ class Conversations(Namespace[Conversation]):
             converter=converter,
         )
 
-    def append(
+    async def append(
         self,
         thread_id: SessionId,
         message: dict[str, Any],
@@ -146,7 +145,7 @@ class Conversations(Namespace[Conversation]):
     ) -> Conversation:
         """Atomically add ``message`` (and token ``usage``), creating the thread if new."""
         now = self._clock.now()
-        return self.update(
+        return await self.update(
             thread_id,
             lambda conversation: with_message(conversation, message, now, usage),
             default=Conversation(),

@@ -1,15 +1,15 @@
 """The session kinds of the apps sessionkit was built for, as attrs classes with default TTLs.
 
-Seed 000 (a FastAPI document app; 24 h absolute TTL): :class:`TemplateSession`,
+A document-processing API (FastAPI; 24 h absolute TTL): :class:`TemplateSession`,
 :class:`DocumentSession`, :class:`ExtractionResult`, :class:`CancellationSession`,
 :class:`GeneratedDocument`. Each has the fields the app reads by name and a ``data`` dict
 for the rest.
 
-Seed 001 (a Telegram bot's admin wizards; 10 min absolute TTL): :class:`AdminSession`,
+A Telegram bot's admin wizards (10 min absolute TTL): :class:`AdminSession`,
 one per user, walking the steps of a :class:`WizardFlow`. The step logic is here, as pure
 functions of a session; the namespace (``AdminSessions``) applies them atomically.
 
-Seed 004 (a chat app; 2 h TTL renewed on every write, at most 24 h): :class:`Conversation`.
+A chat app (2 h TTL renewed on every write, at most 24 h): :class:`Conversation`.
 
 >>> session = start_wizard(TARIFF_CREATION, user_id=42, now=0.0, ttl=600.0)
 >>> session = advance_wizard(advance_wizard(session, 990), 30)
@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 
 from ..errors import SessionKitError
-from .policy import TTLPolicy
+from ..namespaces.policy import TTLPolicy
 
 __all__ = [
     "ADMIN_POLICY",
@@ -52,15 +52,15 @@ __all__ = [
 
 HOUR = 3600.0
 
-#: Seed 000's sessions live 24 h from their creation.
+#: The document app's sessions live 24 h from their creation.
 DOCUMENT_APP_POLICY = TTLPolicy.absolute(24 * HOUR)
-#: Seed 001's admin wizards time out 10 minutes after they start.
+#: Admin wizards time out 10 minutes after they start.
 ADMIN_POLICY = TTLPolicy.absolute(600)
-#: Seed 004's conversations: 2 h renewed on every write, never longer than 24 h in total.
+#: Conversations: 2 h renewed on every write, never longer than 24 h in total.
 CONVERSATION_POLICY = TTLPolicy.sliding(2 * HOUR, on_read=False, max_lifetime=24 * HOUR)
 
 
-# -- seed 000: the document app -------------------------------------------------------------
+# -- the document app --------- -------------------------------------------------------------
 
 
 @attrs.define
@@ -114,7 +114,7 @@ class GeneratedDocument:
     data: dict[str, Any] = attrs.Factory(dict)
 
 
-# -- seed 001: admin wizards -----------------------------------------------------------------
+# -- admin wizards --------- -----------------------------------------------------------------
 
 
 class WizardError(SessionKitError, ValueError):
@@ -201,7 +201,7 @@ def back_wizard(session: AdminSession) -> AdminSession:
     return attrs.evolve(session, step=session.steps[index - 1])
 
 
-# -- seed 004: conversations -------------------------------------------------------------------
+# -- conversations --------- -------------------------------------------------------------------
 
 
 @attrs.define

@@ -1,3 +1,4 @@
+# Generated from src/sessionkit/testing/_async/flaky.py by scripts/unasync.py: edit that file, not this one.
 """A test double for a *backend*: a memory store that can be switched down.
 
 The wrappers under test are real; only the backend they wrap is replaced, so that a test
@@ -6,14 +7,15 @@ can say "the server is down now" and "it is back" deterministically.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterator, Iterable, Mapping
 from typing import Any
 
-from sessionkit import AsyncMemoryStore, StoreUnavailable
-from sessionkit.entry import TTL, Entry, UpdateFunction
+from ...entry import TTL, Entry, UpdateFunction
+from ...errors import StoreUnavailable
+from ...stores.memory import MemoryStore
 
 
-class AsyncFlakyStore(AsyncMemoryStore):
+class FlakyStore(MemoryStore):
     """A memory store that raises StoreUnavailable while ``down``.
 
     ``fail_after``: allow that many more calls, then go down (a server dying mid-replay).
@@ -43,26 +45,26 @@ class AsyncFlakyStore(AsyncMemoryStore):
         if self.lose_replies:
             raise StoreUnavailable(f"{operation}: applied, but the reply was lost")
 
-    async def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         self._enter("get")
-        return await super().get(key)
+        return super().get(key)
 
-    async def get_entry(self, key: str) -> Entry | None:
+    def get_entry(self, key: str) -> Entry | None:
         self._enter("get_entry")
-        return await super().get_entry(key)
+        return super().get_entry(key)
 
-    async def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
+    def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
         self._enter("set")
-        await super().set(key, value, ttl)
+        super().set(key, value, ttl)
         self._reply("set")
 
-    async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
+    def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         self._enter("create")
-        created = await super().create(key, value, ttl)
+        created = super().create(key, value, ttl)
         self._reply("create")
         return created
 
-    async def update(
+    def update(
         self,
         key: str,
         fn: UpdateFunction,
@@ -71,58 +73,58 @@ class AsyncFlakyStore(AsyncMemoryStore):
         default: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._enter("update")
-        value = await super().update(key, fn, ttl, default=default)
+        value = super().update(key, fn, ttl, default=default)
         self._reply("update")
         return value
 
-    async def merge(
+    def merge(
         self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
     ) -> dict[str, Any]:
         self._enter("merge")
-        value = await super().merge(key, patch, ttl)
+        value = super().merge(key, patch, ttl)
         self._reply("merge")
         return value
 
-    async def delete(self, key: str) -> bool:
+    def delete(self, key: str) -> bool:
         self._enter("delete")
-        existed = await super().delete(key)
+        existed = super().delete(key)
         self._reply("delete")
         return existed
 
-    async def exists(self, key: str) -> bool:
+    def exists(self, key: str) -> bool:
         self._enter("exists")
-        return await super().exists(key)
+        return super().exists(key)
 
-    async def touch(self, key: str, ttl: TTL | None = None) -> bool:
+    def touch(self, key: str, ttl: TTL | None = None) -> bool:
         self._enter("touch")
-        existed = await super().touch(key, ttl)
+        existed = super().touch(key, ttl)
         self._reply("touch")
         return existed
 
-    async def ttl(self, key: str) -> float | None:
+    def ttl(self, key: str) -> float | None:
         self._enter("ttl")
-        return await super().ttl(key)
+        return super().ttl(key)
 
-    async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._enter("get_many")
-        return await super().get_many(keys)
+        return super().get_many(keys)
 
-    async def set_many(
+    def set_many(
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
         self._enter("set_many")
-        await super().set_many(items, ttl)
+        super().set_many(items, ttl)
         self._reply("set_many")
 
-    async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
+    def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:
         self._enter("scan")
-        async for key in super().scan(prefix, batch_size=batch_size):
+        for key in super().scan(prefix, batch_size=batch_size):
             yield key
 
-    async def count(self, prefix: str = "") -> int:
+    def count(self, prefix: str = "") -> int:
         self._enter("count")
-        return await super().count(prefix)
+        return super().count(prefix)
 
-    async def purge(self, prefix: str = "") -> int:
+    def purge(self, prefix: str = "") -> int:
         self._enter("purge")
-        return await super().purge(prefix)
+        return super().purge(prefix)

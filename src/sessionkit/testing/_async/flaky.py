@@ -1,4 +1,3 @@
-# Generated from tests/resilience/_async/flaky.py by scripts/unasync.py: edit that file, not this one.
 """A test double for a *backend*: a memory store that can be switched down.
 
 The wrappers under test are real; only the backend they wrap is replaced, so that a test
@@ -7,14 +6,15 @@ can say "the server is down now" and "it is back" deterministically.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from sessionkit import MemoryStore, StoreUnavailable
-from sessionkit.entry import TTL, Entry, UpdateFunction
+from ...entry import TTL, Entry, UpdateFunction
+from ...errors import StoreUnavailable
+from ...stores.memory import AsyncMemoryStore
 
 
-class FlakyStore(MemoryStore):
+class AsyncFlakyStore(AsyncMemoryStore):
     """A memory store that raises StoreUnavailable while ``down``.
 
     ``fail_after``: allow that many more calls, then go down (a server dying mid-replay).
@@ -44,26 +44,26 @@ class FlakyStore(MemoryStore):
         if self.lose_replies:
             raise StoreUnavailable(f"{operation}: applied, but the reply was lost")
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    async def get(self, key: str) -> dict[str, Any] | None:
         self._enter("get")
-        return super().get(key)
+        return await super().get(key)
 
-    def get_entry(self, key: str) -> Entry | None:
+    async def get_entry(self, key: str) -> Entry | None:
         self._enter("get_entry")
-        return super().get_entry(key)
+        return await super().get_entry(key)
 
-    def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
+    async def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
         self._enter("set")
-        super().set(key, value, ttl)
+        await super().set(key, value, ttl)
         self._reply("set")
 
-    def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
+    async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         self._enter("create")
-        created = super().create(key, value, ttl)
+        created = await super().create(key, value, ttl)
         self._reply("create")
         return created
 
-    def update(
+    async def update(
         self,
         key: str,
         fn: UpdateFunction,
@@ -72,58 +72,58 @@ class FlakyStore(MemoryStore):
         default: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._enter("update")
-        value = super().update(key, fn, ttl, default=default)
+        value = await super().update(key, fn, ttl, default=default)
         self._reply("update")
         return value
 
-    def merge(
+    async def merge(
         self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
     ) -> dict[str, Any]:
         self._enter("merge")
-        value = super().merge(key, patch, ttl)
+        value = await super().merge(key, patch, ttl)
         self._reply("merge")
         return value
 
-    def delete(self, key: str) -> bool:
+    async def delete(self, key: str) -> bool:
         self._enter("delete")
-        existed = super().delete(key)
+        existed = await super().delete(key)
         self._reply("delete")
         return existed
 
-    def exists(self, key: str) -> bool:
+    async def exists(self, key: str) -> bool:
         self._enter("exists")
-        return super().exists(key)
+        return await super().exists(key)
 
-    def touch(self, key: str, ttl: TTL | None = None) -> bool:
+    async def touch(self, key: str, ttl: TTL | None = None) -> bool:
         self._enter("touch")
-        existed = super().touch(key, ttl)
+        existed = await super().touch(key, ttl)
         self._reply("touch")
         return existed
 
-    def ttl(self, key: str) -> float | None:
+    async def ttl(self, key: str) -> float | None:
         self._enter("ttl")
-        return super().ttl(key)
+        return await super().ttl(key)
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._enter("get_many")
-        return super().get_many(keys)
+        return await super().get_many(keys)
 
-    def set_many(
+    async def set_many(
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
         self._enter("set_many")
-        super().set_many(items, ttl)
+        await super().set_many(items, ttl)
         self._reply("set_many")
 
-    def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:
+    async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
         self._enter("scan")
-        for key in super().scan(prefix, batch_size=batch_size):
+        async for key in super().scan(prefix, batch_size=batch_size):
             yield key
 
-    def count(self, prefix: str = "") -> int:
+    async def count(self, prefix: str = "") -> int:
         self._enter("count")
-        return super().count(prefix)
+        return await super().count(prefix)
 
-    def purge(self, prefix: str = "") -> int:
+    async def purge(self, prefix: str = "") -> int:
         self._enter("purge")
-        return super().purge(prefix)
+        return await super().purge(prefix)

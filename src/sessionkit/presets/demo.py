@@ -1,4 +1,4 @@
-"""``sessionkit demo``: seed 000's document workflow, end to end, on a real store.
+"""``sessionkit demo``: a document-processing API's workflow, end to end, on a real store.
 
 template upload -> confirm -> document upload -> generate -> extraction -> a cancellation
 that is started and then withdrawn. Each run adds one workflow; on a persistent store the
@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ._sync.protocol import SessionStore
-from .registry import open_store, redact_url
+from .._sync.protocol import SessionStore
+from ..registry import open_store, redact_url
 
 __all__ = ["DEFAULT_DEMO_URL", "run_demo"]
 

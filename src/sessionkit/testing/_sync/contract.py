@@ -1,0 +1,79 @@
+# Generated from src/sessionkit/testing/_async/contract.py by scripts/unasync.py: edit that file, not this one.
+"""The store contract as a class a backend's test suite subclasses (the Django way)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..._sync.protocol import SessionStore
+from ...clock import FakeClock
+from ..pytest_glue import ContractMarks, Fixture
+from .data_cases import DataCases
+from .harness import ContractHarness
+from .limit_cases import LimitCases
+
+__all__ = ["StoreContract"]
+
+
+class StoreContract(DataCases, LimitCases):
+    """Every behaviour a sessionkit store promises, as tests. Subclass it in a test module
+    whose class name starts with ``Test`` and implement :meth:`make_store`::
+
+        class TestMyStore(StoreContract):
+            def make_store(self, **options):
+                return MyStore(url, **options)
+
+    ``options`` are what a test needs from the store: ``clock`` (a
+    :class:`~sessionkit.FakeClock` the store must read time from, so TTL tests move it
+    instead of sleeping) and, for one test, ``default_ttl``. A ``make_store`` that takes
+    neither gets none: TTL tests then wait in real time (fractions of a second) and the
+    default-TTL test is skipped. Set ``fake_clock = False`` for a store whose server keeps
+    time (Redis) even though it accepts ``clock``. ``self.tmp_path`` is the test's
+    temporary directory (for a database file, say).
+
+    Each test runs on a fresh store and then purges it (``purge("")``) and closes it.
+    """
+
+    #: False if the store cannot take its time from an injected clock.
+    fake_clock: bool = True
+    #: The test's temporary directory, set before :meth:`make_store` is called.
+    tmp_path: Path
+
+    pytestmark = ContractMarks
+
+    def make_store(self, **options: Any) -> SessionStore:
+        """A new, empty store for one test."""
+        raise NotImplementedError(f"{type(self).__name__} must define make_store()")
+
+    def _accepts(self, option: str) -> bool:
+        parameters = inspect.signature(self.make_store).parameters.values()
+        return any(
+            p.kind is inspect.Parameter.VAR_KEYWORD
+            or (p.name == option and p.kind.name != "VAR_POSITIONAL")
+            for p in parameters
+        )
+
+    def open_harness(self, **options: Any) -> ContractHarness:
+        """A store from :meth:`make_store` with what the contract needs of it."""
+        for option in options:
+            if not self._accepts(option):
+                pytest.skip(f"make_store() takes no {option!r}")
+        clock = FakeClock() if self.fake_clock and self._accepts("clock") else None
+        if clock is not None:
+            options["clock"] = clock
+        store = self.make_store(**options)
+        return ContractHarness(store, clock, self.open_harness)
+
+    @Fixture
+    def harness(self, tmp_path: Path) -> Iterator[ContractHarness]:
+        self.tmp_path = tmp_path
+        h = self.open_harness()
+        try:
+            yield h
+        finally:
+            h.close()

@@ -1,0 +1,283 @@
+# Generated from src/sessionkit/testing/_async/limit_cases.py by scripts/unasync.py: edit that file, not this one.
+"""The store contract, part two: expiry, batches, bad input and the store's lifecycle.
+
+Bad input must raise its typed error before anything is written, so those tests also check
+that the stored entry is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from ...entry import InvalidTTL
+from ...errors import (
+    InvalidKey,
+    PayloadTooLarge,
+    SerializationError,
+    SessionNotFound,
+    StoreClosed,
+)
+from ..cases import BAD_KEYS, BAD_TTLS, BAD_VALUES, ORIGINAL, PAST_SHORT, SHORT
+from .harness import ContractHarness, assert_unchanged
+
+
+class LimitCases:
+    """TTLs (absolute and sliding), batches and prefixes, typed errors, close()."""
+
+    # -- expiry -------------------------------------------------------------------------------
+
+    def test_ttl_of_missing_and_of_never_expiring(
+        self, harness: ContractHarness
+    ) -> None:
+        assert harness.store.ttl("missing") is None
+        harness.store.set("k", {})
+        assert harness.store.ttl("k") == math.inf
+
+    def test_ttl_accepts_timedelta(self, harness: ContractHarness) -> None:
+        harness.store.set("k", {}, ttl=timedelta(minutes=10))
+        remaining = harness.store.ttl("k")
+        assert remaining is not None
+        assert 590 < remaining <= 600
+
+    def test_expired_entries_are_invisible_at_once(
+        self, harness: ContractHarness
+    ) -> None:
+        store = harness.store
+        store.set("p:short", {"v": 1}, ttl=SHORT)
+        store.set("p:long", {"v": 2}, ttl=3600)
+        harness.advance(PAST_SHORT)
+        assert store.get("p:short") is None
+        assert store.get_entry("p:short") is None
+        assert store.exists("p:short") is False
+        assert store.ttl("p:short") is None
+        assert store.touch("p:short", 60) is False
+        assert store.get_many(["p:short", "p:long"]) == {"p:long": {"v": 2}}
+        assert store.count("p:") == 1
+        assert [key for key in store.scan("p:")] == ["p:long"]
+        with pytest.raises(SessionNotFound):
+            store.update("p:short", lambda v: v)
+
+    def test_touch_slides_the_expiry(self, harness: ContractHarness) -> None:
+        harness.store.set("k", {"v": 1}, ttl=SHORT)
+        harness.advance(SHORT * 0.6)
+        assert harness.store.touch("k", SHORT) is True
+        harness.advance(SHORT * 0.6)  # past the first expiry, within the renewed one
+        assert harness.store.get("k") == {"v": 1}
+        assert harness.store.touch("missing", SHORT) is False
+
+    def test_default_ttl_applies_when_no_ttl_is_given(
+        self,
+        harness: ContractHarness,
+    ) -> None:
+        h = harness.reopen(default_ttl=SHORT)
+        try:
+            h.store.set("set", {})
+            h.store.create("create", {})
+            h.store.merge("merge", {})
+            h.store.set_many({"many": {}})
+            h.store.set("long", {}, ttl=3600)
+            h.advance(PAST_SHORT)
+            assert h.store.get_many(["set", "create", "merge", "many", "long"]) == {
+                "long": {}
+            }
+        finally:
+            h.close()
+
+    @pytest.mark.parametrize("ttl", BAD_TTLS)
+    def test_a_bad_ttl_writes_nothing(self, harness: ContractHarness, ttl: Any) -> None:
+        store = harness.store
+        store.set("k", ORIGINAL)
+        with pytest.raises(InvalidTTL):
+            store.set("k", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):
+            store.create("other", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):
+            store.update("k", lambda v: {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):
+            store.merge("k", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):
+            store.set_many({"k": {"new": 1}}, ttl=ttl)
+        with pytest.raises(InvalidTTL):
+            store.touch("k", ttl)
+        assert_unchanged(harness, "k", version=1)
+        assert store.ttl("k") == math.inf
+        assert store.exists("other") is False
+
+    # -- batches --------------------------------------------------------------------------------
+
+    def test_get_many_returns_only_live_keys(self, harness: ContractHarness) -> None:
+        harness.store.set("a", {"v": "a"})
+        harness.store.set("b", {"v": "b"})
+        assert harness.store.get_many(["a", "missing", "b", "a"]) == {
+            "a": {"v": "a"},
+            "b": {"v": "b"},
+        }
+        assert harness.store.get_many([]) == {}
+
+    def test_set_many_writes_all_with_one_ttl(self, harness: ContractHarness) -> None:
+        items = {f"k{i}": {"i": i} for i in range(20)}
+        harness.store.set_many(items, ttl=SHORT)
+        assert harness.store.get_many(items) == items
+        harness.advance(PAST_SHORT)
+        assert harness.store.get_many(items) == {}
+
+    def test_set_many_with_one_bad_value_writes_none(
+        self, harness: ContractHarness
+    ) -> None:
+        harness.store.set("k", ORIGINAL)
+        with pytest.raises(SerializationError):
+            harness.store.set_many({"k": {"new": 1}, "fresh": {"ok": 1}, "bad": {"x": {1}}})
+        assert_unchanged(harness, "k", version=1)
+        assert harness.store.get_many(["fresh", "bad"]) == {}
+
+    def test_set_many_with_one_bad_key_writes_none(
+        self, harness: ContractHarness
+    ) -> None:
+        harness.store.set("k", ORIGINAL)
+        with pytest.raises(InvalidKey):
+            harness.store.set_many({"k": {"new": 1}, "bad key": {"ok": 1}})
+        assert_unchanged(harness, "k", version=1)
+
+    def test_scan_count_and_purge_by_prefix(self, harness: ContractHarness) -> None:
+        store = harness.store
+        wanted = {f"tpl:{i:02d}" for i in range(7)}
+        store.set_many({key: {} for key in wanted})
+        store.set_many({"doc:1": {}, "tpl": {}, "tplx:1": {}})
+        assert {key for key in store.scan("tpl:", batch_size=2)} == wanted
+        assert len([key for key in store.scan("tpl:", batch_size=2)]) == 7  # each once
+        assert store.count("tpl:") == 7
+        assert store.count("") == 10
+        assert store.purge("tpl:") == 7
+        assert store.count("tpl:") == 0
+        assert {key for key in store.scan()} == {"doc:1", "tpl", "tplx:1"}
+
+    def test_scan_treats_prefix_characters_literally(
+        self, harness: ContractHarness
+    ) -> None:
+        # SQL LIKE and glob patterns give these characters meaning; a prefix must not.
+        store = harness.store
+        keys = ["a%b:1", "axb:1", "a_b:1", "a*b:1", "a?b:1", "a[b]:1", "a\\b:1", "aXb:1"]
+        store.set_many({key: {} for key in keys})
+        for key in keys:
+            prefix = key[:-1]
+            assert [k for k in store.scan(prefix)] == [key], prefix
+            assert store.count(prefix) == 1, prefix
+        assert store.purge("a%") == 1
+        assert store.count("a") == len(keys) - 1
+
+    def test_keys_are_case_sensitive(self, harness: ContractHarness) -> None:
+        harness.store.set("Key", {"v": "upper"})
+        harness.store.set("key", {"v": "lower"})
+        assert harness.store.get("Key") == {"v": "upper"}
+        assert harness.store.get("key") == {"v": "lower"}
+        assert harness.store.count("K") == 1
+
+    def test_sweep_reclaims_expired_and_keeps_live_entries(
+        self, harness: ContractHarness
+    ) -> None:
+        store = harness.store
+        store.set_many({f"old:{i}": {} for i in range(5)}, ttl=SHORT)
+        store.set_many({f"new:{i}": {} for i in range(3)}, ttl=3600)
+        store.set("forever", {})
+        harness.advance(PAST_SHORT)
+        swept = store.sweep()
+        assert swept in (0, 5)  # 0 where the backend expires natively
+        assert store.count() == 4
+        assert store.sweep() == 0
+
+    # -- bad input ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("key", BAD_KEYS)
+    def test_a_bad_key_is_rejected_by_every_operation(
+        self, harness: ContractHarness, key: Any
+    ) -> None:
+        store = harness.store
+        store.set("k", ORIGINAL)
+        # thunks, so that the sync twin also calls each inside pytest.raises
+        calls: list[Callable[[], Any]] = [
+            lambda: store.get(key),
+            lambda: store.get_entry(key),
+            lambda: store.set(key, {}),
+            lambda: store.create(key, {}),
+            lambda: store.update(key, lambda v: v, default={}),
+            lambda: store.merge(key, {}),
+            lambda: store.delete(key),
+            lambda: store.exists(key),
+            lambda: store.touch(key, 10),
+            lambda: store.ttl(key),
+            lambda: store.get_many(["k", key]),
+            lambda: store.set_many({"k": {"new": 1}, key: {}}),
+        ]
+        for call in calls:
+            with pytest.raises(InvalidKey):
+                call()
+        assert_unchanged(harness, "k", version=1)
+        assert store.count() == 1
+
+    @pytest.mark.parametrize("prefix", [" ", "tab\t", "é", 7])
+    def test_a_bad_prefix_is_rejected(
+        self, harness: ContractHarness, prefix: Any
+    ) -> None:
+        harness.store.set("k", ORIGINAL)
+        with pytest.raises(InvalidKey):
+            harness.store.count(prefix)
+        with pytest.raises(InvalidKey):
+            harness.store.purge(prefix)
+        with pytest.raises(InvalidKey):
+            [key for key in harness.store.scan(prefix)]
+        assert_unchanged(harness, "k", version=1)
+
+    def test_the_longest_key_is_accepted(self, harness: ContractHarness) -> None:
+        key = "k" * 256
+        harness.store.set(key, {"ok": True})
+        assert harness.store.get(key) == {"ok": True}
+
+    @pytest.mark.parametrize("value", BAD_VALUES)
+    def test_a_non_json_value_is_rejected_and_writes_nothing(
+        self, harness: ContractHarness, value: Any
+    ) -> None:
+        store = harness.store
+        store.set("k", ORIGINAL)
+        with pytest.raises(SerializationError):
+            store.set("k", value)
+        with pytest.raises(SerializationError):
+            store.create("new", value)
+        with pytest.raises(SerializationError):
+            store.update("k", lambda v: value)
+        assert_unchanged(harness, "k", version=1)
+        assert store.exists("new") is False
+
+    def test_a_payload_over_the_limit_is_rejected_and_writes_nothing(
+        self,
+        harness: ContractHarness,
+    ) -> None:
+        store = harness.store
+        store.set("k", ORIGINAL)
+        huge = {"blob": "x" * (1024 * 1024)}  # encodes to just over the 1 MiB default
+        with pytest.raises(PayloadTooLarge):
+            store.set("k", huge)
+        with pytest.raises(PayloadTooLarge):
+            store.merge("k", huge)
+        with pytest.raises(PayloadTooLarge):
+            store.update("k", lambda v: huge)
+        with pytest.raises(PayloadTooLarge):
+            store.set_many({"other": huge})
+        assert_unchanged(harness, "k", version=1)
+        assert store.exists("other") is False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def test_a_closed_store_refuses_calls(self, harness: ContractHarness) -> None:
+        h = harness.reopen()
+        with h.store as store:
+            store.set("k", {})
+        h.store.close()  # idempotent
+        with pytest.raises(StoreClosed):
+            h.store.get("k")
+        with pytest.raises(StoreClosed):
+            h.store.set("k", {})

@@ -1,0 +1,38 @@
+"""The inputs the store contract tries, shared by its sync and async halves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+__all__ = ["BAD_KEYS", "BAD_TTLS", "BAD_VALUES", "ORIGINAL", "PAST_SHORT", "SHORT"]
+
+# TTLs are fractions of a second so that backends whose server keeps time (Redis) pass
+# the same tests by really waiting; fake-clock backends just move the clock.
+SHORT = 0.4
+PAST_SHORT = SHORT + 0.35
+
+BAD_KEYS: list[Any] = [
+    "",
+    "x" * 257,
+    "has space",
+    "tab\tkey",
+    "nul\x00",
+    "ünïcode",
+    "new\nline",
+    42,
+]
+BAD_VALUES: list[Any] = [
+    {"a": {1, 2}},  # a set
+    {"a": float("nan")},
+    {"a": float("inf")},
+    {1: "int key"},
+    {"nested": {2: "int key"}},
+    {"a": object()},
+    {"a": 2**64},  # beyond 64 bits
+    ["not", "a", "mapping"],
+    "a string",
+    None,
+]
+BAD_TTLS: list[Any] = [0, -1, float("nan"), float("inf"), "10", True, timedelta(0)]
+ORIGINAL = {"keep": "me", "n": 1}
