@@ -2,12 +2,15 @@
 
 Open a store by URL, then get, set and atomically update JSON-compatible sessions:
 
+```pycon
 >>> import sessionkit
 >>> store = sessionkit.open_store("memory://", default_ttl=3600)
 >>> store.set("templates:t1", {"filename": "lease.docx", "status": "uploaded"})
 >>> store.update("templates:t1", lambda s: {**s, "status": "confirmed"})
 {'filename': 'lease.docx', 'status': 'confirmed'}
 >>> store.close()
+
+```
 """
 
 import logging

@@ -1,4 +1,4 @@
-"""Deprecated aliases for names that moved to :mod:`sessionkit.presets` (one release)."""
+"""Deprecated aliases for names that moved to `sessionkit.presets` (one release)."""
 
 from __future__ import annotations
 

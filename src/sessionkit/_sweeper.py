@@ -1,11 +1,11 @@
 """The background sweeper: calls ``store.sweep()`` every ``interval`` seconds.
 
 The one piece of the manager that differs between sync and async beyond ``await``: a
-daemon thread (:class:`Sweeper`) or an asyncio task (:class:`AsyncSweeper`). A failing
+daemon thread (`Sweeper`) or an asyncio task (`AsyncSweeper`). A failing
 sweep is logged and retried at the next interval; it never stops the sweeper or the app.
 
 Events go to stdlib logging, logger ``sessionkit.sweeper`` (sessionkit configures nothing):
-:attr:`SweeperEvent.FAILED` and :attr:`SweeperEvent.STOP_TIMED_OUT`.
+`SweeperEvent.FAILED` and `SweeperEvent.STOP_TIMED_OUT`.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ __all__ = ["DEFAULT_STOP_TIMEOUT", "AsyncSweeper", "Sweeper", "SweeperEvent", "c
 
 _log = EventLogger("sessionkit.sweeper")
 
-#: Seconds :meth:`Sweeper.stop` waits for a sweep in progress before giving up on it.
+#: Seconds `Sweeper.stop` waits for a sweep in progress before giving up on it.
 DEFAULT_STOP_TIMEOUT = 10.0
 
 
 def check_interval(interval: object) -> float:
-    """``interval`` as seconds between sweeps; :class:`ValueError` unless positive."""
+    """``interval`` as seconds between sweeps; `ValueError` unless positive."""
     if (
         isinstance(interval, bool)
         or not isinstance(interval, (int, float))
@@ -59,9 +59,9 @@ class _Counters:
 
 
 class Sweeper(_Counters):
-    """Sweeps from a daemon thread until :meth:`stop`.
+    """Sweeps from a daemon thread until `stop`.
 
-    :meth:`stop` waits at most ``stop_timeout`` seconds for a sweep in progress: a sweep
+    `stop` waits at most ``stop_timeout`` seconds for a sweep in progress: a sweep
     stuck on an unresponsive backend must not block the app's shutdown forever.
     """
 
@@ -113,7 +113,7 @@ class Sweeper(_Counters):
 
 
 class AsyncSweeper(_Counters):
-    """Sweeps from an asyncio task (of the running loop) until :meth:`stop`."""
+    """Sweeps from an asyncio task (of the running loop) until `stop`."""
 
     def __init__(self, sweep: Callable[[], Awaitable[int]], interval: float) -> None:
         super().__init__(interval)

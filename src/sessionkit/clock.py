@@ -1,13 +1,16 @@
 """Time, injectable: TTL behaviour is tested by moving a fake clock, never by sleeping.
 
-Stores read the time through a :class:`Clock`: anything with a ``now()`` method returning
+Stores read the time through a `Clock`: anything with a ``now()`` method returning
 seconds since the Unix epoch (wall time, because expiry instants are stored and shared
 between processes).
 
+```pycon
 >>> clock = FakeClock(1_000.0)
 >>> clock.advance(30)
 >>> clock.now()
 1030.0
+
+```
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real wall clock (:func:`time.time`)."""
+    """The real wall clock (`time.time`)."""
 
     __slots__ = ()
 

@@ -2,16 +2,17 @@
 
 Every store encodes on write (even the memory store), so a value that works on one backend
 works on all of them, and a caller never shares a mutable object with the store. The rules
-are the same whether stdlib :mod:`json` or orjson (the ``fast`` extra) does the encoding:
+are the same whether stdlib `json` or orjson (the ``fast`` extra) does the encoding:
 
 * the top-level value is a mapping with ``str`` keys;
 * inside it: ``dict`` (``str`` keys only), ``list``/``tuple`` (read back as lists), ``str``,
   ``bool``, ``None``, ``int`` from -2**63 to 2**64-1, finite ``float``;
 * nothing is coerced silently: an ``int`` key, a ``NaN`` or a ``set`` raises
-  :class:`~sessionkit.errors.SerializationError` naming where it was found;
+  `SerializationError` naming where it was found;
 * the encoded size is at most ``max_payload_bytes`` (default 1 MiB), else
-  :class:`~sessionkit.errors.PayloadTooLarge`.
+  `PayloadTooLarge`.
 
+```pycon
 >>> codec = JSONCodec()
 >>> codec.decode(codec.encode({"step": 2, "tags": ("a", "b")}), key="k")
 {'step': 2, 'tags': ['a', 'b']}
@@ -19,6 +20,8 @@ are the same whether stdlib :mod:`json` or orjson (the ``fast`` extra) does the 
 Traceback (most recent call last):
 ...
 sessionkit.errors.SerializationError: value['bad']: nan is not JSON-compatible (NaN and ...)
+
+```
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def _check(value: object, depth: int) -> None:
 def check_value(value: object) -> dict[str, Any]:
     """Check that ``value`` is a JSON-compatible mapping; return it as a ``dict``.
 
-    Raises :class:`~sessionkit.errors.SerializationError` naming the first offending place.
+    Raises `SerializationError` naming the first offending place.
     """
     if type(value) is not dict:
         if not isinstance(value, Mapping):
@@ -165,7 +168,7 @@ class JSONCodec:
         return data
 
     def encode_and_copy(self, value: object) -> tuple[bytes, dict[str, Any]]:
-        """:meth:`encode`, and what a reader of those bytes gets (a private copy, tuples as
+        """`encode`, and what a reader of those bytes gets (a private copy, tuples as
         lists), for a store that hands back what it wrote. On the fast path that copy is
         the read-back the check made anyway: no second decode."""
         found = self._encode_fast(value) if self.uses_orjson else None
@@ -207,7 +210,7 @@ class JSONCodec:
             raise SerializationError(f"value cannot be encoded as UTF-8 JSON: {error}") from None
 
     def decode(self, data: bytes | str, *, key: str) -> dict[str, Any]:
-        """Decode stored bytes; anything that is not a JSON object is :class:`CorruptValue`."""
+        """Decode stored bytes; anything that is not a JSON object is `CorruptValue`."""
         try:
             value = self._loads(data)
         except ValueError as error:  # json.JSONDecodeError and orjson.JSONDecodeError

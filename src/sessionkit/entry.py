@@ -21,7 +21,7 @@ __all__ = [
     "to_seconds",
 ]
 
-#: A time-to-live: seconds (int or float) or a :class:`~datetime.timedelta`.
+#: A time-to-live: seconds (int or float) or a `timedelta`.
 TTL: TypeAlias = float | timedelta
 
 #: The function ``update`` applies: current value in, new value out. It must be pure: a
@@ -45,12 +45,15 @@ class Entry:
 def to_seconds(ttl: object) -> float:
     """Normalise a TTL to positive, finite seconds.
 
+    ```pycon
     >>> to_seconds(timedelta(minutes=10))
     600.0
     >>> to_seconds(0)
     Traceback (most recent call last):
     ...
     sessionkit.errors.InvalidTTL: a TTL must be positive and finite, got 0
+
+    ```
     """
     if isinstance(ttl, timedelta):
         seconds = ttl.total_seconds()

@@ -1,12 +1,15 @@
 """Every error sessionkit raises, in one place.
 
-All of them derive from :class:`SessionKitError`, so ``except SessionKitError`` catches
+All of them derive from `SessionKitError`, so ``except SessionKitError`` catches
 anything the library itself decided to raise. Errors about bad input are raised *before*
 anything is written: when you see one, the store is exactly as it was.
 
+```pycon
 >>> from sessionkit.errors import InvalidKey, SessionKitError
 >>> issubclass(InvalidKey, SessionKitError) and issubclass(InvalidKey, ValueError)
 True
+
+```
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ class BackendError(SessionKitError):
     """The backend answered, with an error that retrying the same call will not fix.
 
     A command or script the server rejects (``ERR ...``), a protocol error, or a client-side
-    limit such as a full connection pool. Unlike :class:`StoreUnavailable` the resilience
+    limit such as a full connection pool. Unlike `StoreUnavailable` the resilience
     wrappers do not retry it, count it or journal the write: it is raised to the caller.
     """
 
@@ -128,7 +131,7 @@ class InvalidTTL(SessionKitError, ValueError):
 
 
 class InvalidPolicy(ConfigurationError, ValueError):
-    """A :class:`~sessionkit.TTLPolicy` whose fields do not make one of the three kinds of
+    """A `TTLPolicy` whose fields do not make one of the three kinds of
     policy."""
 
 

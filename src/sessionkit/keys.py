@@ -1,16 +1,19 @@
 """Key validation: one rule for every backend, and a clear error instead of silent mangling.
 
-A store key is 1 to :data:`MAX_KEY_LENGTH` visible ASCII characters (``!`` to ``~``): no
+A store key is 1 to `MAX_KEY_LENGTH` visible ASCII characters (``!`` to ``~``): no
 spaces, no control characters, nothing outside ASCII. That one charset means the same thing
 on Redis, in a case-sensitive SQL column and in a file journal. Arbitrary ids (any unicode,
 separators included) are the namespace layer's job: it encodes them into a valid key.
 
+```pycon
 >>> validate_key("templates:3f2a")
 'templates:3f2a'
 >>> validate_key("has space")
 Traceback (most recent call last):
 ...
 sessionkit.errors.InvalidKey: key 'has space' has a character that is not allowed at index 3...
+
+```
 """
 
 from __future__ import annotations
@@ -47,14 +50,14 @@ SEPARATOR = ":"
 
 
 def validate_key(key: object) -> str:
-    """Return ``key`` unchanged if it is a valid store key, else raise :class:`InvalidKey`."""
+    """Return ``key`` unchanged if it is a valid store key, else raise `InvalidKey`."""
     if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH and _VALID.fullmatch(key):
         return key  # the fast path: one C-level match
     return _reject(key, allow_empty=False)
 
 
 def validate_prefix(prefix: object) -> str:
-    """Like :func:`validate_key`, but the empty prefix (meaning "every key") is allowed."""
+    """Like `validate_key`, but the empty prefix (meaning "every key") is allowed."""
     if type(prefix) is str and len(prefix) <= MAX_KEY_LENGTH and _VALID.fullmatch(prefix):
         return prefix
     return _reject(prefix, allow_empty=True)
@@ -86,10 +89,13 @@ def split_key(key: str) -> tuple[str | None, str | None, int]:
 
     Cheap (two partitions and a match): it runs on every observed operation.
 
+    ```pycon
     >>> split_key("@acme:templates:4f1c"), split_key("templates:4f1c")
     (('acme', 'templates', 16), (None, 'templates', 10))
     >>> split_key("@acme:x"), split_key("loose-key"), split_key("~aiogram:1")
     (('acme', None, 0), (None, None, 0), (None, None, 0))
+
+    ```
     """
     encoded_tenant: str | None = None
     rest = key

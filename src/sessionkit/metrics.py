@@ -1,17 +1,18 @@
 """Prometheus metrics (the ``metrics`` extra): one object that counts what a store does.
 
-:class:`SessionMetrics` registers its collectors on the registry you pass (default: the
+`SessionMetrics` registers its collectors on the registry you pass (default: the
 global one) and is fed two ways:
 
-* as the ``metrics`` of an :class:`~sessionkit.observability.Observed` store: one sample per
+* as the ``metrics`` of an `Observed` store: one sample per
   operation (store, namespace, operation, outcome, latency), plus sweeps, purges and
   corrupt values;
 * as an observer of the resilience wrappers (``resilient(store, path, observers=[m])``):
   retries, breaker states and transitions, fallback writes, journal depth, replays.
 
-``prometheus_client`` is imported only when a :class:`SessionMetrics` is made, so an app
+``prometheus_client`` is imported only when a `SessionMetrics` is made, so an app
 without the extra pays nothing, and gets a clear error if it asks for metrics.
 
+```pycon
 >>> from prometheus_client import CollectorRegistry
 >>> import sessionkit
 >>> from sessionkit.observability import observed
@@ -24,6 +25,8 @@ without the extra pays nothing, and gets a clear error if it asks for metrics.
 >>> registry.get_sample_value("sessionkit_operations_total", {"store": "memory",
 ...     "namespace": "templates", "operation": "get", "outcome": "hit"})
 1.0
+
+```
 """
 
 from __future__ import annotations
@@ -80,8 +83,8 @@ class SessionMetrics:
     """sessionkit's Prometheus collectors on one registry (make one per registry).
 
     Metric names (``prefix`` defaults to ``sessionkit``) are listed in docs/operations.md.
-    Use it as ``metrics=`` of :func:`~sessionkit.observability.observed` and as an observer
-    of :func:`~sessionkit.resilience.resilient`; call :meth:`record_stats` when you want the
+    Use it as ``metrics=`` of `observed` and as an observer
+    of `resilient`; call `record_stats` when you want the
     live-session gauge refreshed (it scans the store, so it is never done implicitly).
     """
 

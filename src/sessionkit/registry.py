@@ -1,9 +1,10 @@
 """Stores chosen by URL: one registry of schemes, sync and async, loaded lazily.
 
 A backend module is imported only when its URL is opened, so a missing driver costs
-nothing until it is needed, and then fails with a :class:`ConfigurationError` that names
+nothing until it is needed, and then fails with a `ConfigurationError` that names
 the extra to install.
 
+```pycon
 >>> store = open_store("memory://")
 >>> store.set("k", {"n": 1}); store.get("k")
 {'n': 1}
@@ -11,6 +12,8 @@ the extra to install.
 Traceback (most recent call last):
 ...
 sessionkit.errors.ConfigurationError: no store for URL scheme 'mongodb' (known: ...)
+
+```
 """
 
 from __future__ import annotations
@@ -95,8 +98,11 @@ def open_async_store(url: str, **options: Any) -> AsyncSessionStore:
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, for messages and logs.
 
+    ```pycon
     >>> redact_url("redis://:hunter2@cache:6379/0")
     'redis://:***@cache:6379/0'
+
+    ```
     """
     parts = urlsplit(url)
     if parts.password is None:

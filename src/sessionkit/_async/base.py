@@ -13,7 +13,7 @@ _Store = TypeVar("_Store", bound="AsyncStoreBase")
 
 
 class AsyncStoreBase:
-    """Gives a store ``async with`` support and a uniform :class:`StoreClosed` error."""
+    """Gives a store ``async with`` support and a uniform `StoreClosed` error."""
 
     _closed: bool = False
 

@@ -2,7 +2,7 @@
 
 A wrapper (retry, circuit breaker, observation, the fallback's pass-through) differs from
 the store it wraps only in what it does *around* each call, so it overrides
-:meth:`AsyncDelegatingStore._around` (and :meth:`AsyncDelegatingStore._around_scan` for the
+`AsyncDelegatingStore._around` (and `AsyncDelegatingStore._around_scan` for the
 one call that is an iterator) instead of spelling out every method of the protocol: a
 new store method is added here once.
 """
@@ -32,7 +32,7 @@ PREFIX_OPERATIONS = frozenset({"scan", "count", "purge"})
 
 
 class AsyncDelegatingStore(AsyncStoreBase):
-    """A store that passes every call to ``store`` through :meth:`_around`."""
+    """A store that passes every call to ``store`` through `_around`."""
 
     def __init__(self, store: AsyncSessionStore) -> None:
         self._store = store

@@ -14,7 +14,7 @@ _Store = TypeVar("_Store", bound="StoreBase")
 
 
 class StoreBase:
-    """Gives a store ``with`` support and a uniform :class:`StoreClosed` error."""
+    """Gives a store ``with`` support and a uniform `StoreClosed` error."""
 
     _closed: bool = False
 

@@ -3,7 +3,7 @@
 
 A wrapper (retry, circuit breaker, observation, the fallback's pass-through) differs from
 the store it wraps only in what it does *around* each call, so it overrides
-:meth:`DelegatingStore._around` (and :meth:`DelegatingStore._around_scan` for the
+`DelegatingStore._around` (and `DelegatingStore._around_scan` for the
 one call that is an iterator) instead of spelling out every method of the protocol: a
 new store method is added here once.
 """
@@ -33,7 +33,7 @@ PREFIX_OPERATIONS = frozenset({"scan", "count", "purge"})
 
 
 class DelegatingStore(StoreBase):
-    """A store that passes every call to ``store`` through :meth:`_around`."""
+    """A store that passes every call to ``store`` through `_around`."""
 
     def __init__(self, store: SessionStore) -> None:
         self._store = store

@@ -1,13 +1,13 @@
 # Generated from src/sessionkit/_async/protocol.py by scripts/unasync.py: edit that file, not this one.
 """The store contract: what every backend and every wrapper promises.
 
-Values in and out are JSON-compatible mappings (see :mod:`sessionkit.codec`); keys are
-validated by :func:`sessionkit.keys.validate_key`. The semantics are tested, unchanged, by
+Values in and out are JSON-compatible mappings (see `sessionkit.codec`); keys are
+validated by `sessionkit.keys.validate_key`. The semantics are tested, unchanged, by
 one contract suite against every backend.
 
-TTL rules, the same everywhere: ``ttl=None`` on :meth:`set`, :meth:`create`,
-:meth:`set_many` and :meth:`touch` means the store's ``default_ttl`` (which may itself be
-``None``: never expire). On :meth:`update` and :meth:`merge`, ``ttl=None`` keeps the
+TTL rules, the same everywhere: ``ttl=None`` on `set`, `create`,
+`set_many` and `touch` means the store's ``default_ttl`` (which may itself be
+``None``: never expire). On `update` and `merge`, ``ttl=None`` keeps the
 expiry the entry already has; a new entry gets the default.
 """
 
@@ -33,7 +33,7 @@ class SessionStore(Protocol):
         ...
 
     def get_entry(self, key: str) -> Entry | None:
-        """Like :meth:`get`, with the entry's version and expiry instant."""
+        """Like `get`, with the entry's version and expiry instant."""
         ...
 
     def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
@@ -55,10 +55,10 @@ class SessionStore(Protocol):
         """Atomically replace the value with ``fn(value)`` and return the new value.
 
         If ``key`` is absent, ``fn`` gets a copy of ``default``; with no default,
-        :class:`~sessionkit.errors.SessionNotFound` is raised. An exception from ``fn``
+        `SessionNotFound` is raised. An exception from ``fn``
         propagates unchanged and nothing is written. Concurrent writers never lose an
         update: backends compare versions and retry a bounded number of times, then raise
-        :class:`~sessionkit.errors.ConflictError`.
+        `ConflictError`.
         """
         ...
 

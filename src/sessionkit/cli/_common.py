@@ -103,7 +103,7 @@ def open_for(args: argparse.Namespace, *, read_only: bool) -> tuple[SessionStore
     """The bare store for the command's URL and an observed view of it (logs, never metrics).
 
     A read-only command never creates anything: a missing SQLite file or session table
-    raises :class:`NotFound` before the store writes a byte.
+    raises `NotFound` before the store writes a byte.
     """
     store_url = url(args)
     store_options = options(args)

@@ -2,9 +2,9 @@
 
 Each module imports its framework, so import the one you use:
 
-* :mod:`sessionkit.integrations.fastapi` (extra ``fastapi``): lifespan, dependencies and a
+* `sessionkit.integrations.fastapi` (extra ``fastapi``): lifespan, dependencies and a
   server-side cookie session middleware;
-* :mod:`sessionkit.integrations.aiogram` (extra ``aiogram``): an FSM storage;
-* :mod:`sessionkit.integrations.telegram` (extra ``telegram``): a python-telegram-bot
+* `sessionkit.integrations.aiogram` (extra ``aiogram``): an FSM storage;
+* `sessionkit.integrations.telegram` (extra ``telegram``): a python-telegram-bot
   persistence.
 """

@@ -5,7 +5,7 @@ One entry per session, under ``key_prefix`` + the SHA-256 of the session id::
     {"~created": 1767225600.0, ".user": ["ana"], ".cart": [["apple"]], ".gone": null}
 
 Each session key ``k`` is its own top-level field ``".k"`` holding ``[value]``, so a
-request's changes are one :meth:`merge` of the changed fields (one round trip on Redis, and
+request's changes are one `merge` of the changed fields (one round trip on Redis, and
 two requests changing different keys both keep their change). A removed key is written as
 ``null`` (a tombstone; the list wrapper keeps a stored ``None`` apart from it) and dropped
 when the entry is next written whole (a rotation). ``"~created"`` is written only when the

@@ -5,13 +5,13 @@ Use it like any aiogram storage::
     storage = SessionkitStorage.from_url("sqlite:///bot-sessions.db", data_ttl=3600)
     dispatcher = Dispatcher(storage=storage, events_isolation=storage.create_isolation())
 
-State and data of one :class:`~aiogram.fsm.storage.base.StorageKey` live under two store
+State and data of one `StorageKey` live under two store
 keys (``...:state`` and ``...:data``), the data entry holding the FSM data dict itself, so
-:meth:`SessionkitStorage.update_data` is one atomic top-level ``merge``: concurrent updates
+`SessionkitStorage.update_data` is one atomic top-level ``merge``: concurrent updates
 from several handlers, tasks or bot processes never lose each other's fields.
 
 Every key starts with ``~`` (``~aiogram:`` by default), outside the namespaces' key space:
-:meth:`AsyncSessionManager.stats() <sessionkit.manager.AsyncSessionManager.stats>` and
+`AsyncSessionManager.stats()` and
 ``purge()`` neither count nor clear FSM records; ``await store.purge("~aiogram:")`` does.
 """
 
@@ -58,7 +58,7 @@ def _encode(value: str) -> str:
 
 
 class SessionkitKeyBuilder(KeyBuilder):
-    """Store keys for FSM records: every field of the :class:`StorageKey` is in the key.
+    """Store keys for FSM records: every field of the `StorageKey` is in the key.
 
     ``<prefix>:<bot_id>:<business_connection_id>:<chat_id>:<thread_id>:<user_id>:<destiny>:<part>``,
     string parts percent-encoded (store keys are visible ASCII), absent parts as ``!``. Two
@@ -100,12 +100,12 @@ class SessionkitStorage(BaseStorage):
 
     ``state_ttl`` and ``data_ttl`` (seconds or timedelta) restart on every write of the
     record; ``None`` uses the store's default TTL. Data must be JSON-compatible (the store's
-    codec raises :class:`~sessionkit.errors.SerializationError` otherwise, before writing).
+    codec raises `SerializationError` otherwise, before writing).
 
-    A storage made by :meth:`from_url` owns its store and closes it in :meth:`close`; a store
+    A storage made by `from_url` owns its store and closes it in `close`; a store
     passed in is left open (its owner closes it), unless ``close_store=True``.
 
-    ``key_builder``: a :class:`SessionkitKeyBuilder` by default; any aiogram ``KeyBuilder``
+    ``key_builder``: a `SessionkitKeyBuilder` by default; any aiogram ``KeyBuilder``
     whose keys are valid store keys starting with ``~`` (``ConfigurationError`` otherwise).
     """
 
@@ -135,7 +135,7 @@ class SessionkitStorage(BaseStorage):
         state_ttl: TTL | None = None,
         data_ttl: TTL | None = None,
     ) -> SessionkitStorage:
-        """A storage on a store opened from ``url``; :meth:`close` closes that store."""
+        """A storage on a store opened from ``url``; `close` closes that store."""
         store = open_async_store(url, **dict(store_options or {}))
         return cls(
             store,
@@ -233,7 +233,7 @@ class SessionkitEventIsolation(BaseEventIsolation):
 
     The lock is a store entry ``{"owner": <random token>}`` expiring after ``lock_ttl``, so a
     crashed process cannot hold it forever. Waiting is bounded by ``wait_timeout`` seconds,
-    then :class:`TimeoutError`. A handler that runs longer than ``lock_ttl`` loses the lock
+    then `TimeoutError`. A handler that runs longer than ``lock_ttl`` loses the lock
     to the next waiter: choose ``lock_ttl`` above your slowest handler.
 
     Taking and releasing are both single atomic store operations, so a release never frees

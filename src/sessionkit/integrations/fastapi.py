@@ -12,7 +12,7 @@
         cart = await manager.namespace("carts", Cart).get(cart_id)
         ...
 
-The lifespan opens one :class:`~sessionkit.manager.AsyncSessionManager` per process (from
+The lifespan opens one `AsyncSessionManager` per process (from
 ``url`` and options, or from ``SESSIONKIT_*`` environment variables), starts its sweeper,
 puts it on ``app.state.sessionkit`` and closes it at shutdown. Endpoints get it, or one of
 its namespaces, through ``Depends``: no module-level singleton, and tests can open the app
@@ -20,9 +20,9 @@ on any store. The dependencies are ``async def``, so FastAPI runs them on the ev
 (no worker thread for a lookup on ``app.state``). Several worker processes each open their
 own manager on the same shared store (Redis, PostgreSQL...), and see the same sessions.
 
-:class:`ServerSessionMiddleware` (server-side cookie sessions) is re-exported from
-:mod:`sessionkit.integrations.starlette`. The document app's dependencies (``TemplatesDep``
-and the rest) are in :mod:`sessionkit.presets.fastapi`.
+`ServerSessionMiddleware` (server-side cookie sessions) is re-exported from
+`sessionkit.integrations.starlette`. The document app's dependencies (``TemplatesDep``
+and the rest) are in `sessionkit.presets.fastapi`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def open_manager(
     The manager comes from ``manager`` (already built), else from ``url`` and ``options``
     (store options, plus ``sweep_interval`` and ``policies``), else from the environment
     (``SESSIONKIT_URL``, ``SESSIONKIT_SWEEP_INTERVAL``, ``SESSIONKIT_<OPTION>``). Use it
-    inside your own lifespan; :func:`sessionkit_lifespan` is the shortcut when you have none.
+    inside your own lifespan; `sessionkit_lifespan` is the shortcut when you have none.
     """
     if manager is None:
         if url is not None:
@@ -98,7 +98,7 @@ def sessionkit_lifespan(
     then: Lifespan | None = None,
     **options: Any,
 ) -> Lifespan:
-    """A FastAPI ``lifespan`` running :func:`open_manager` (arguments as there).
+    """A FastAPI ``lifespan`` running `open_manager` (arguments as there).
 
     ``then`` is your own lifespan, run inside, with the manager already available.
     """
@@ -144,7 +144,7 @@ def namespace_dependency(
 
 
 async def get_server_session(connection: HTTPConnection) -> ServerSession:
-    """The request's server-side session (needs :class:`ServerSessionMiddleware`)."""
+    """The request's server-side session (needs `ServerSessionMiddleware`)."""
     session = connection.scope.get("session")
     if not isinstance(session, ServerSession):
         raise ConfigurationError(

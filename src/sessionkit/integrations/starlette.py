@@ -14,13 +14,13 @@ middleware, then use ``request.session`` as with Starlette's own (signed-cookie)
 
 What it guarantees:
 
-* ids come from :func:`secrets.token_urlsafe` (256 bits) and are stored hashed (SHA-256),
+* ids come from `secrets.token_urlsafe` (256 bits) and are stored hashed (SHA-256),
   so reading the store does not reveal a usable id;
 * an id the server does not know (made up, tampered with, expired, logged out) is never
   adopted: such a request starts with an empty session, and a new id is issued only when
   the session gets data (so anonymous traffic stores nothing);
-* :meth:`ServerSession.rotate` moves the data to a new id and deletes the old one before
-  the response is sent; :meth:`ServerSession.invalidate` deletes the session;
+* `ServerSession.rotate` moves the data to a new id and deletes the old one before
+  the response is sent; `ServerSession.invalidate` deletes the session;
 * a request that does not change the session writes nothing back; its expiry is slid
   with a TTL-only ``touch`` at most once per ``refresh_interval``;
 * a changed session is written as a diff of its top-level keys in one atomic ``merge``
@@ -33,12 +33,12 @@ What it guarantees:
   refresh_interval`` and ``idle_timeout`` seconds without a request; ``refresh_interval``
   is at most half of ``idle_timeout`` (checked at startup);
 * keys start with ``~`` (``~websession:`` by default), outside every namespace's key space:
-  :meth:`AsyncSessionManager.stats() <sessionkit.manager.AsyncSessionManager.stats>` and
+  `AsyncSessionManager.stats()` and
   ``purge()`` neither count nor delete web sessions.
 
 WebSocket connections get the session read-only: it is loaded (and its expiry slid) when
-the connection opens, but changes are not saved, and :meth:`ServerSession.rotate` and
-:meth:`ServerSession.invalidate` raise :class:`RuntimeError`.
+the connection opens, but changes are not saved, and `ServerSession.rotate` and
+`ServerSession.invalidate` raise `RuntimeError`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ _PLAIN_SCHEMES = ("http", "ws")
 
 
 class ServerSession(dict[str, Any]):
-    """The session of one request: a dict, plus :meth:`rotate` and :meth:`invalidate`.
+    """The session of one request: a dict, plus `rotate` and `invalidate`.
 
     Values must be JSON-compatible (the store checks before writing).
     """
@@ -140,8 +140,8 @@ class ServerSessionMiddleware:
     """ASGI middleware keeping ``request.session`` in a sessionkit store.
 
     ``store``: the store, or ``None`` to use the store of the
-    :class:`~sessionkit.manager.AsyncSessionManager` that
-    :func:`sessionkit.integrations.fastapi.sessionkit_lifespan` put on ``app.state``.
+    `AsyncSessionManager` that
+    `sessionkit.integrations.fastapi.sessionkit_lifespan` put on ``app.state``.
     Sessions live under ``key_prefix`` + the SHA-256 of their id; the prefix starts with
     ``~``, so no namespace key can ever be the same (``ConfigurationError`` otherwise).
 

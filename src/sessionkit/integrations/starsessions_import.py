@@ -2,8 +2,8 @@
 
 starsessions keeps each session as JSON under ``prefix + session_id`` (``starsessions.`` and
 ``secrets.token_hex(16)`` by default), with its own bookkeeping under ``"__metadata__"``;
-the cookie holds the bare id. :func:`import_starsessions` writes each one where
-:class:`~sessionkit.integrations.starlette.ServerSessionMiddleware` looks for that same id
+the cookie holds the bare id. `import_starsessions` writes each one where
+`ServerSessionMiddleware` looks for that same id
 (the SHA-256 of the id under ``key_prefix``), so a browser's existing cookie finds its
 session once the middleware reads the starsessions cookie name (``cookie_name="session"``).
 

@@ -5,7 +5,7 @@ Use it like any PTB persistence::
     persistence = SessionkitPersistence.from_url("sqlite:///bot-sessions.db")
     application = Application.builder().token(TOKEN).persistence(persistence).build()
 
-Everything is written through to the store as PTB hands it over, so :meth:`flush` has
+Everything is written through to the store as PTB hands it over, so `flush` has
 nothing left to write. Keys are namespaced per bot (the numeric id at the start of the
 bot token, unless ``namespace`` is given), so several bots can share one store::
 
@@ -16,14 +16,14 @@ bot token, unless ``namespace`` is given), so several bots can share one store::
     ~ptb:<namespace>:conversation:<name>:<key>   one conversation's state
 
 The leading ``~`` keeps these keys outside the namespaces' key space:
-:meth:`AsyncSessionManager.stats() <sessionkit.manager.AsyncSessionManager.stats>` and
+`AsyncSessionManager.stats()` and
 ``purge()`` neither count nor clear bot persistence; ``await store.purge("~ptb:<namespace>:")``
 does.
 
 Stored data must be JSON-compatible (str keys, no sets or custom objects); the store's
-codec raises :class:`~sessionkit.errors.SerializationError` before writing anything else.
+codec raises `SerializationError` before writing anything else.
 A stored record that is not what this module wrote raises
-:class:`~sessionkit.errors.CorruptValue` when loaded.
+`CorruptValue` when loaded.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ def _encode(text: str) -> str:
 
 
 class SessionkitPersistence(BasePersistence[Data, Data, Data]):
-    """A :class:`telegram.ext.BasePersistence` that keeps bot state in a sessionkit store.
+    """A `telegram.ext.BasePersistence` that keeps bot state in a sessionkit store.
 
-    Pass an open ``store`` (its owner closes it), or use :meth:`from_url`: the persistence
+    Pass an open ``store`` (its owner closes it), or use `from_url`: the persistence
     then opens its store right away (a wrong URL or option fails at construction, not at
-    startup), and closes it in :meth:`flush`, which PTB calls when the application shuts
+    startup), and closes it in `flush`, which PTB calls when the application shuts
     down; the next use after a flush opens the URL again.
 
     ``update_interval`` is how often PTB hands changed data over (seconds, > 0).
@@ -108,7 +108,7 @@ class SessionkitPersistence(BasePersistence[Data, Data, Data]):
         store_data: PersistenceInput | None = None,
         update_interval: float = 60,
     ) -> SessionkitPersistence:
-        """A persistence that opens ``url`` itself and closes it on :meth:`flush`."""
+        """A persistence that opens ``url`` itself and closes it on `flush`."""
         options = dict(store_options or {})
         # Opened now, so a wrong URL or option fails here rather than at startup.
         persistence = cls(
@@ -144,7 +144,7 @@ class SessionkitPersistence(BasePersistence[Data, Data, Data]):
 
     @property
     def store(self) -> AsyncSessionStore:
-        """The store in use (opened again from the URL after a :meth:`flush`)."""
+        """The store in use (opened again from the URL after a `flush`)."""
         if self._open_store is None:
             assert self._url is not None
             self._open_store = open_async_store(self._url, **self._store_options)

@@ -28,7 +28,7 @@ def options_from_env(
     * Any other ``SESSIONKIT_<NAME>`` becomes the store option ``<name>`` (lower case), its
       value read as JSON when it parses (``3600``, ``true``, ``1.5``) and as a string
       otherwise: ``SESSIONKIT_DEFAULT_TTL=86400``. A store rejects options it does not know
-      with a :class:`ConfigurationError` listing the ones it accepts.
+      with a `ConfigurationError` listing the ones it accepts.
     """
     env = os.environ if environ is None else environ
     url = env.get(f"{ENV_PREFIX}URL")

@@ -18,9 +18,9 @@ class SessionStats:
 
     ``counts`` maps ``(tenant, namespace)`` to a count; the default tenant is ``None``.
     Only namespace sessions (keys under a namespace's prefix) are counted there and in
-    :attr:`total`. ``other`` is how many other keys the scan met (the integrations'
+    `total`. ``other`` is how many other keys the scan met (the integrations'
     ``~websession:``, ``~aiogram:``, ``~ptb:`` keys, keys written to the store directly):
-    reported for information, never in :attr:`total`, and never purged by the manager.
+    reported for information, never in `total`, and never purged by the manager.
     """
 
     counts: Mapping[tuple[str | None, str], int]
@@ -54,7 +54,7 @@ class SessionStats:
 
 
 class StatsTally:
-    """Counts keys into a :class:`SessionStats` one at a time, while a scan runs."""
+    """Counts keys into a `SessionStats` one at a time, while a scan runs."""
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str | None, str]] = Counter()

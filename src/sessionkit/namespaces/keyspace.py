@@ -14,16 +14,19 @@ Namespace names are plain (``[A-Za-z0-9_.-]``, starting with a letter or digit),
 default-tenant key never starts with ``@`` and a prefix scan of one namespace or tenant
 never reaches another.
 
-Keys starting with ``~`` (:data:`RESERVED_KEYS_PREFIX`) belong to the integrations (cookie
+Keys starting with ``~`` (`RESERVED_KEYS_PREFIX`) belong to the integrations (cookie
 sessions, aiogram FSM, PTB persistence: ``~websession:``, ``~aiogram:``, ``~ptb:``). No
-namespace name can start with ``~``, so :func:`namespace_of` never claims such a key and the
+namespace name can start with ``~``, so `namespace_of` never claims such a key and the
 manager's ``stats()`` and ``purge()`` never count or delete one.
 
+```pycon
 >>> space = KeySpace("templates", tenant="acme")
 >>> space.key("lease: 2024/ñ")
 '@acme:templates:lease%3A%202024%2F%C3%B1'
 >>> parse_key('@acme:templates:lease%3A%202024%2F%C3%B1')
 ('acme', 'templates', 'lease: 2024/ñ')
+
+```
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ _SEPARATOR = SEPARATOR
 
 
 def normalize_id(value: object, what: str = "session id") -> str:
-    """An id as the ``str`` it is stored as; :class:`InvalidKey` if it is not an id."""
+    """An id as the ``str`` it is stored as; `InvalidKey` if it is not an id."""
     return _id_text(value, what)
 
 
@@ -93,7 +96,7 @@ def encode_id(value: SessionId, what: str = "session id") -> str:
 
 
 def decode_id(encoded: str) -> str:
-    """The inverse of :func:`encode_id` (ints come back as their decimal string)."""
+    """The inverse of `encode_id` (ints come back as their decimal string)."""
     return unquote(encoded, encoding="utf-8", errors="surrogatepass")
 
 
@@ -143,7 +146,7 @@ class KeySpace:
         return MAX_KEY_LENGTH - len(self.prefix)
 
     def key(self, session_id: SessionId) -> str:
-        """The store key for ``session_id``; :class:`InvalidKey` naming the id if none fits."""
+        """The store key for ``session_id``; `InvalidKey` naming the id if none fits."""
         encoded = encode_id(session_id)
         if len(encoded) > self.max_id_length:
             raise InvalidKey(
@@ -173,7 +176,7 @@ class KeySpace:
 
 
 def tenant_prefix(tenant: SessionId | None) -> str:
-    """The prefix of every key of ``tenant`` (``None``: not a prefix; see :func:`parse_key`)."""
+    """The prefix of every key of ``tenant`` (``None``: not a prefix; see `parse_key`)."""
     if tenant is None:
         return ""
     return f"{_TENANT_MARK}{encode_id(tenant, 'tenant id')}{_SEPARATOR}"
@@ -186,10 +189,13 @@ def namespace_of(key: str) -> tuple[str | None, str] | None:
     namespace's own ``count()`` and ``purge()`` cover (``<namespace>:...`` and
     ``@<tenant>:<namespace>:...``), and nothing else (never a ``~`` key).
 
+    ```pycon
     >>> namespace_of("@acme:templates:t1"), namespace_of("templates:t1")
     (('acme', 'templates'), (None, 'templates'))
     >>> namespace_of("~websession:4f1c"), namespace_of("plain"), namespace_of("@acme:x")
     (None, None, None)
+
+    ```
     """
     split = _split_prefix(key)
     if split is None:
@@ -201,8 +207,11 @@ def namespace_of(key: str) -> tuple[str | None, str] | None:
 def namespace_prefix(key: str) -> str | None:
     """The namespace prefix (``[@<tenant>:]<namespace>:``) ``key`` is under, else ``None``.
 
+    ```pycon
     >>> namespace_prefix("@acme:templates:t1"), namespace_prefix("~aiogram:1:2")
     ('@acme:templates:', None)
+
+    ```
     """
     split = _split_prefix(key)
     return None if split is None else key[: split[2]]

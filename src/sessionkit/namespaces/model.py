@@ -6,7 +6,7 @@ the top level means the stored JSON is what the app's own data looks like, in Re
 
 Schema evolution is cattrs' behaviour, made explicit: keys the class no longer has are
 ignored, fields added with a default take it. Anything else that cannot be structured is
-:class:`CorruptSession` (a :class:`~sessionkit.errors.CorruptValue`) naming the namespace,
+`CorruptSession` (a `CorruptValue`) naming the namespace,
 the id and the field; the stored value is not touched.
 """
 
@@ -135,7 +135,7 @@ def _checked_container(
     return make
 
 
-#: The converter namespaces use unless given another (see :func:`make_strict_converter`).
+#: The converter namespaces use unless given another (see `make_strict_converter`).
 default_converter = make_strict_converter()
 
 
@@ -160,12 +160,12 @@ class ModelCodec(Generic[T]):
             )
 
     def dump(self, obj: object, created_at: float, *, namespace: str) -> dict[str, Any]:
-        """The value to store for ``obj``; :class:`SerializationError` if it could not be read.
+        """The value to store for ``obj``; `SerializationError` if it could not be read.
 
         The unstructured fields are structured back with the same converter (one call), so
         an object with a field of the wrong type (``total="5"`` for an ``int``) fails here,
         naming ``namespace`` and the field, before anything is written: stored, it would be
-        a :class:`CorruptSession` on every read.
+        a `CorruptSession` on every read.
         """
         if not isinstance(obj, self.model):
             raise SerializationError(
@@ -202,7 +202,7 @@ class ModelCodec(Generic[T]):
         return None, f"{type(error).__name__}: {error}"
 
     def load(self, raw: dict[str, Any], *, key: str, namespace: str, session_id: str) -> T:
-        """Structure a stored value, or raise :class:`CorruptSession`."""
+        """Structure a stored value, or raise `CorruptSession`."""
         fields = {name: value for name, value in raw.items() if name != META_KEY}
         try:
             return self.converter.structure(fields, self.model)

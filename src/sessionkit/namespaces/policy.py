@@ -13,11 +13,14 @@ Three kinds:
 The creation instant of a session lives in the stored value's metadata, so the cap holds
 across processes and restarts.
 
+```pycon
 >>> policy = TTLPolicy.sliding(7200, on_read=False, max_lifetime=3 * 3600)
 >>> policy.initial_ttl()
 7200.0
 >>> policy.ttl_after_write(now=1000.0 + 9000, created_at=1000.0)  # 30 min of lifetime left
 1800.0
+
+```
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ class TTLPolicy:
     """How long a namespace's sessions live. Build one with the class methods.
 
     Built directly, the fields are checked: ``TTLPolicy("sliding")`` (no ``ttl``) is an
-    :class:`InvalidPolicy` at once, not a failure at the first write. A ``ttl`` or
+    `InvalidPolicy` at once, not a failure at the first write. A ``ttl`` or
     ``max_lifetime`` that is not positive, finite seconds is an
-    :class:`~sessionkit.errors.InvalidTTL`.
+    `InvalidTTL`.
     """
 
     kind: PolicyKind

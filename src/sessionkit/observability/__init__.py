@@ -1,9 +1,9 @@
-"""Observability: structured log events, keyed digests and the :class:`Observed` wrapper.
+"""Observability: structured log events, keyed digests and the `Observed` wrapper.
 
-Backends do not log: an :class:`Observed` (or :class:`AsyncObserved`) store wraps any store
+Backends do not log: an `Observed` (or `AsyncObserved`) store wraps any store
 (a backend or a resilience stack) and reports each operation as a log event and a metrics
 sample, so a store that is not observed pays nothing. Events go through stdlib
-:mod:`logging` (logger ``sessionkit.store``), with their fields as ``extra``; sessionkit
+`logging` (logger ``sessionkit.store``), with their fields as ``extra``; sessionkit
 configures nothing, so the application decides where they go.
 
 ```pycon
@@ -72,7 +72,7 @@ def observed(store: SessionStore, **options: Any) -> Observed: ...
 
 
 def observed(store: AsyncSessionStore | SessionStore, **options: Any) -> AsyncObserved | Observed:
-    """Wrap ``store`` in :class:`Observed` or :class:`AsyncObserved`, matching its kind.
+    """Wrap ``store`` in `Observed` or `AsyncObserved`, matching its kind.
 
     ``options``: ``name``, ``metrics``, ``observers``, ``log_reads``, ``logger``.
     """

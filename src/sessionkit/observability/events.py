@@ -1,15 +1,15 @@
 """Every event sessionkit reports, how it is logged, and the observer hook for metrics.
 
 One module for the whole library (stores, resilience wrappers, namespaces, the sweeper):
-the stable event names, one :class:`Observer` protocol, one notify loop, and
-:class:`EventLogger`, which sends events through the standard library's :mod:`logging`
+the stable event names, one `Observer` protocol, one notify loop, and
+`EventLogger`, which sends events through the standard library's `logging`
 under the ``sessionkit`` logger hierarchy with their fields as ``extra``. sessionkit
-configures nothing (the package logger only has a :class:`logging.NullHandler`), so an
+configures nothing (the package logger only has a `logging.NullHandler`), so an
 application that sets up no logging sees nothing; one that does (plain ``logging`` or
 structlog routed through it) gets structured records. See docs/operations.md.
 
 Session ids are secrets (whoever holds one *is* the user), so keys, session ids and tenant
-ids are never logged in clear: :func:`key_digest` gives a short keyed hash, stable within
+ids are never logged in clear: `key_digest` gives a short keyed hash, stable within
 a process, that correlates events about the same key without revealing it.
 
 ```pycon
@@ -51,7 +51,7 @@ def key_digest(key: str) -> str:
 
 
 class StoreEvent:
-    """The events of an :class:`~sessionkit.observability.Observed` store (logger
+    """The events of an `Observed` store (logger
     ``sessionkit.store``) and of namespaces. Dashboards and alerts may rely on them."""
 
     #: debug: a read found the key (``get``, ``get_entry``, ``exists``).
@@ -69,7 +69,7 @@ class StoreEvent:
     #: info: entries were deleted in bulk by ``purge``.
     PURGED = "sessionkit.store.purged"
     #: error (logger ``sessionkit.namespace``): a stored session does not fit its
-    #: namespace's class (:class:`~sessionkit.CorruptSession`); fields namespace, key, field.
+    #: namespace's class (`CorruptSession`); fields namespace, key, field.
     CORRUPT_SESSION = "sessionkit.namespace.corrupt_session"
     #: error: an observer raised; it is logged and the store call goes on.
     OBSERVER_FAILED = "sessionkit.observer_failed"
@@ -113,7 +113,7 @@ _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 
 class EventLogger:
-    """Logs structured events through stdlib :mod:`logging`: the event name is the message,
+    """Logs structured events through stdlib `logging`: the event name is the message,
     the fields go in ``extra`` (a field whose name a log record reserves gets a ``_``
     suffix). The level check comes first, so a disabled event costs one call."""
 
@@ -156,7 +156,7 @@ class Observer(Protocol):
 
     Every wrapper's ``observers=`` (``Observed``, ``resilient()``, the retrying, breaking
     and fallback stores) takes this protocol, so one object (such as
-    :class:`~sessionkit.metrics.SessionMetrics`) can watch a whole stack.
+    `SessionMetrics`) can watch a whole stack.
     """
 
     def notify(self, event: str, fields: dict[str, Any]) -> None:

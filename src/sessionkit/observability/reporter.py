@@ -1,4 +1,4 @@
-"""What the sync and async :class:`~sessionkit.observability.Observed` wrappers share: turning
+"""What the sync and async `Observed` wrappers share: turning
 one finished operation into a log event, observer calls and metric samples.
 
 Kept free of I/O so it exists once; the wrappers only time the call and hand over the
@@ -39,7 +39,7 @@ class Outcome:
 
 
 class OperationRecorder(Protocol):
-    """Where an observed store sends its samples (:class:`~sessionkit.metrics.SessionMetrics`)."""
+    """Where an observed store sends its samples (`SessionMetrics`)."""
 
     def record_operation(
         self, store: str, namespace: str, operation: str, outcome: str, seconds: float

@@ -15,15 +15,15 @@ Nothing here is special to the manager: every namespace is defined through
 
 ```
 
-* the document app (24 h absolute TTL): :class:`TemplateSession`, :class:`DocumentSession`,
-  :class:`ExtractionResult`, :class:`CancellationSession`, :class:`GeneratedDocument`;
-* a bot's admin wizards (10 min): :class:`AdminSession` walking a :class:`WizardFlow`
-  (:data:`TARIFF_CREATION`, :data:`TARIFF_EDIT`, :data:`CHANNEL_REGISTRATION`), in an
-  :class:`AdminSessions` namespace;
-* a chat app (2 h renewed on write, at most 24 h): :class:`Conversation` in
-  :class:`Conversations`;
-* :mod:`sessionkit.presets.legacy`: the method names of the app's first in-memory
-  session manager, for migrating it; :mod:`sessionkit.presets.fastapi`: its dependencies.
+* the document app (24 h absolute TTL): `TemplateSession`, `DocumentSession`,
+  `ExtractionResult`, `CancellationSession`, `GeneratedDocument`;
+* a bot's admin wizards (10 min): `AdminSession` walking a `WizardFlow`
+  (`TARIFF_CREATION`, `TARIFF_EDIT`, `CHANNEL_REGISTRATION`), in an
+  `AdminSessions` namespace;
+* a chat app (2 h renewed on write, at most 24 h): `Conversation` in
+  `Conversations`;
+* `sessionkit.presets.legacy`: the method names of the app's first in-memory
+  session manager, for migrating it; `sessionkit.presets.fastapi`: its dependencies.
 """
 
 from ._async.app import AsyncDocumentApp

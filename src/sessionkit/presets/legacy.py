@@ -1,7 +1,7 @@
 """A thin facade with the method names of a document app's first, in-memory session manager.
 
 For migrating an app that calls ``store_template_session(id, data)`` and friends with
-plain dicts: swap its singleton for :class:`LegacySessionManager` and it keeps working,
+plain dicts: swap its singleton for `LegacySessionManager` and it keeps working,
 on any store URL, while endpoints move to the typed API one by one (docs/migrating.md).
 
 Dicts are stored as the typed preset classes: keys that are preset fields of the right type
@@ -9,6 +9,7 @@ become fields, every other key goes to the class's ``data`` dict, and ``get_*`` 
 the same keys (plus the preset fields' defaults). A dict that does not fit the preset is
 stored entirely in ``data``, so nothing is ever lost or silently converted.
 
+```pycon
 >>> sessions = LegacySessionManager(SessionManager.from_url("memory://", sweep_interval=None))
 >>> sessions.store_template_session("t1", {"filename": "lease.docx", "pages": 3})
 >>> sessions.get_template_session("t1")["pages"]
@@ -18,6 +19,8 @@ stored entirely in ``data``, so nothing is ever lost or silently converted.
 >>> sessions.get_stats()["template_sessions"]
 1
 >>> sessions.close()
+
+```
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def to_mapping(obj: object) -> dict[str, Any]:
 
 
 def from_mapping(model: type[T], mapping: dict[str, Any]) -> T:
-    """The preset object for a flat dict, so that :func:`to_mapping` gives its keys back."""
+    """The preset object for a flat dict, so that `to_mapping` gives its keys back."""
     names = {field.name for field in attrs.fields(model)} - {_CATCH_ALL}  # type: ignore[arg-type]
     known = {key: value for key, value in mapping.items() if key in names}
     extra = {key: value for key, value in mapping.items() if key not in names}
@@ -62,7 +65,7 @@ def from_mapping(model: type[T], mapping: dict[str, Any]) -> T:
 
 
 class LegacySessionManager:
-    """The old manager's 15 session methods and ``get_stats()``, over a :class:`SessionManager`."""
+    """The old manager's 15 session methods and ``get_stats()``, over a `SessionManager`."""
 
     def __init__(self, manager: SessionManager) -> None:
         self.manager = manager

@@ -1,22 +1,25 @@
 """The session kinds of the apps sessionkit was built for, as attrs classes with default TTLs.
 
-A document-processing API (FastAPI; 24 h absolute TTL): :class:`TemplateSession`,
-:class:`DocumentSession`, :class:`ExtractionResult`, :class:`CancellationSession`,
-:class:`GeneratedDocument`. Each has the fields the app reads by name and a ``data`` dict
+A document-processing API (FastAPI; 24 h absolute TTL): `TemplateSession`,
+`DocumentSession`, `ExtractionResult`, `CancellationSession`,
+`GeneratedDocument`. Each has the fields the app reads by name and a ``data`` dict
 for the rest.
 
-A Telegram bot's admin wizards (10 min absolute TTL): :class:`AdminSession`,
-one per user, walking the steps of a :class:`WizardFlow`. The step logic is here, as pure
+A Telegram bot's admin wizards (10 min absolute TTL): `AdminSession`,
+one per user, walking the steps of a `WizardFlow`. The step logic is here, as pure
 functions of a session; the namespace (``AdminSessions``) applies them atomically.
 
-A chat app (2 h TTL renewed on every write, at most 24 h): :class:`Conversation`.
+A chat app (2 h TTL renewed on every write, at most 24 h): `Conversation`.
 
+```pycon
 >>> session = start_wizard(TARIFF_CREATION, user_id=42, now=0.0, ttl=600.0)
 >>> session = advance_wizard(advance_wizard(session, 990), 30)
 >>> session.step, session.data
 ('name', {'price': 990, 'duration': 30})
 >>> back_wizard(session).step
 'duration'
+
+```
 """
 
 from __future__ import annotations

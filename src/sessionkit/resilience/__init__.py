@@ -1,13 +1,14 @@
 """Resilience wrappers: stores that wrap a store, so they compose and pass the same contract.
 
-* :class:`RetryingStore` / :class:`AsyncRetryingStore`: retries idempotent calls that failed with
-  :class:`~sessionkit.errors.StoreUnavailable` (tenacity; exponential backoff, jitter).
-* :class:`CircuitBreaking` / :class:`AsyncCircuitBreaking`: fails fast with
-  :class:`~sessionkit.errors.CircuitOpen` after repeated outages (pybreaker's state).
-* :class:`WithFallback` / :class:`AsyncWithFallback`: journals writes to a local JSONL file
+* `RetryingStore` / `AsyncRetryingStore`: retries idempotent calls that failed with
+  `StoreUnavailable` (tenacity; exponential backoff, jitter).
+* `CircuitBreaking` / `AsyncCircuitBreaking`: fails fast with
+  `CircuitOpen` after repeated outages (pybreaker's state).
+* `WithFallback` / `AsyncWithFallback`: journals writes to a local JSONL file
   while the primary is down and replays them when it answers again.
-* :func:`resilient`: all three, ``WithFallback(CircuitBreaking(RetryingStore(store)))``.
+* `resilient`: all three, ``WithFallback(CircuitBreaking(RetryingStore(store)))``.
 
+```pycon
 >>> import sessionkit, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "sessions.journal")
 >>> store = resilient(sessionkit.MemoryStore(), path)
@@ -15,6 +16,8 @@
 >>> store.get("wizard:1")
 {'step': 'price'}
 >>> store.close()
+
+```
 
 See docs/resilience.md for what each wrapper promises and the journal's format.
 """
@@ -81,10 +84,10 @@ def resilient(
 ) -> AsyncWithFallback | WithFallback:
     """Wrap ``store`` in fallback(breaker(retry(store))), sync or async like ``store``.
 
-    Defaults follow the hardening plan (seed 003): 3 attempts backing off 1 s, 2 s (capped
+    Defaults: 3 attempts backing off 1 s, 2 s (capped
     at 4 s) with jitter; a breaker opening after 5 consecutive outages for 30 s; a JSONL
     journal at ``journal_path``, fsynced per write. ``options``: ``retry``
-    (:class:`RetryPolicy`), ``fail_max``, ``reset_timeout``, ``fsync``, ``default_ttl``
+    (`RetryPolicy`), ``fail_max``, ``reset_timeout``, ``fsync``, ``default_ttl``
     (read from the store when it exposes one, as the memory, Redis and SQL stores do;
     otherwise pass the store's), ``clock``, ``codec``, ``breaker_clock``, ``sleep``,
     ``name``, ``observers``.

@@ -10,10 +10,10 @@ under asyncio they get it wrong:
   failure; ``calling()`` sees it, but counts a cancelled task (``CancelledError``) as a
   failure, and in the half-open state lets every caller through.
 * Here a call is *admitted* before it starts and its outcome is *recorded* when it ends.
-  Only :class:`~sessionkit.errors.StoreUnavailable` counts as a failure, and only a call
+  Only `StoreUnavailable` counts as a failure, and only a call
   that returns counts as a success; cancellation, ``GeneratorExit`` and every other error
   leave the counts alone. In the half-open state exactly one call, the probe, is admitted;
-  the others fail fast with :class:`~sessionkit.errors.CircuitOpen` until it ends.
+  the others fail fast with `CircuitOpen` until it ends.
 * The reset timeout is measured with an injectable monotonic clock, so tests do not wait.
 
 Events and observers run after the breaker's lock is released: pybreaker notifies its
@@ -21,7 +21,7 @@ listeners inside the transition (under its lock and ours), so the listener here 
 queues the change, and the queue is drained once the locks are gone. A slow or
 re-entrant observer cannot stall or deadlock other calls.
 
-The state lives in this process (a :class:`pybreaker.CircuitMemoryStorage`), never in the
+The state lives in this process (a `pybreaker.CircuitMemoryStorage`), never in the
 store the breaker protects: a breaker that needs the backend to decide whether the
 backend is up would fail with it.
 """
@@ -54,9 +54,9 @@ class State:
 
 
 class _StateRelay(pybreaker.CircuitBreakerListener):
-    """Queues pybreaker's state-change notifications; :meth:`flush` emits them as events.
+    """Queues pybreaker's state-change notifications; `flush` emits them as events.
 
-    pybreaker calls :meth:`state_change` under its own lock (and ours); :meth:`flush` runs
+    pybreaker calls `state_change` under its own lock (and ours); `flush` runs
     after both are released.
     """
 
@@ -85,7 +85,7 @@ class _StateRelay(pybreaker.CircuitBreakerListener):
 class BreakerState:
     """One breaker's state: thread-safe and task-safe (no lock is held across an await).
 
-    ``clock`` returns monotonic seconds (default :func:`time.monotonic`).
+    ``clock`` returns monotonic seconds (default `time.monotonic`).
     """
 
     def __init__(
@@ -137,7 +137,7 @@ class BreakerState:
     # -- admission and outcomes ------------------------------------------------------------
 
     def admit(self, operation: str) -> bool:
-        """Let a call start, or raise :class:`CircuitOpen`. Returns whether it is the probe."""
+        """Let a call start, or raise `CircuitOpen`. Returns whether it is the probe."""
         if self._storage.state == State.CLOSED:  # the healthy path takes no lock
             return False
         rejected: tuple[str, float] | None = None

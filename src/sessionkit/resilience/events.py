@@ -1,7 +1,7 @@
-"""How the resilience wrappers report: an :class:`Emitter` over the one events module.
+"""How the resilience wrappers report: an `Emitter` over the one events module.
 
 The event names, the observer protocol and the logger live in
-:mod:`sessionkit.observability.events`; this module keeps the resilience wrappers' level
+`sessionkit.observability.events`; this module keeps the resilience wrappers' level
 choice per event and their historical names (``Event``, ``ResilienceObserver``).
 """
 
@@ -21,7 +21,7 @@ from ..observability.events import (
 
 __all__ = ["Emitter", "Event", "ResilienceEvent", "ResilienceObserver", "key_digest"]
 
-#: The observer protocol the resilience wrappers take: the library's one :class:`Observer`.
+#: The observer protocol the resilience wrappers take: the library's one `Observer`.
 ResilienceObserver = Observer
 
 _WARNING_EVENTS = frozenset(

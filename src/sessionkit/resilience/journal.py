@@ -1,11 +1,11 @@
 """The fallback journal: an append-only JSONL file of the writes a primary store missed.
 
 Everything here is free of store I/O, so the sync and the async
-:class:`~sessionkit.resilience.WithFallback` share it. This module is the file (lock,
+`WithFallback` share it. This module is the file (lock,
 append, fsync, torn-line detection, truncation) and its replay bookkeeping; the record
-format is in :mod:`.journal_format`, the cursor's in :mod:`.journal_cursor`, and the
-:class:`~.outage.Overlay` (this process's view of the file, which answers reads during
-an outage) in :mod:`.outage`.
+format is in `.journal_format`, the cursor's in `.journal_cursor`, and the
+`Overlay` (this process's view of the file, which answers reads during
+an outage) in `.outage`.
 
 Concurrency: every read and append holds ``flock(LOCK_EX)`` on the journal file (and a
 thread lock, because flock does not exclude threads sharing a descriptor), so processes
@@ -107,7 +107,7 @@ class Journal:
             raise StoreUnavailable(f"the fallback journal failed: {error}") from error
 
     def _check_open(self) -> None:
-        """Raise :class:`StoreClosed` once :meth:`close` ran (``_mutex`` held)."""
+        """Raise `StoreClosed` once `close` ran (``_mutex`` held)."""
         if self._closed:
             raise StoreClosed("the fallback journal is closed")
 
@@ -274,7 +274,7 @@ class Journal:
         return True
 
     def end_replay(self) -> None:
-        """Release the replay lock (safe after :meth:`close`, which released the flock)."""
+        """Release the replay lock (safe after `close`, which released the flock)."""
         try:
             with self._mutex:
                 if not self._closed and self._cursor_fd is not None:
@@ -348,7 +348,7 @@ class Journal:
 
     def close(self) -> None:
         """Close the files. A replay running meanwhile stops at its next journal step with
-        :class:`StoreClosed`; the descriptors are never used after this returns."""
+        `StoreClosed`; the descriptors are never used after this returns."""
         with self._mutex:
             if self._closed:
                 return

@@ -9,7 +9,7 @@ One line each, ``\\n``-terminated::
 
 A cursor line is one ``write()``; with ``fsync=True`` it is fsynced before the replay
 applies the next record, so even a power loss re-applies at most the one record whose
-line was not yet durable. This module is the format; :class:`~.journal.Journal` owns the
+line was not yet durable. This module is the format; `Journal` owns the
 file and its lock.
 """
 

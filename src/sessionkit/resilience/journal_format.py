@@ -91,7 +91,7 @@ def _number(value: object) -> float:
 
 
 def parse_record(obj: object) -> Record:
-    """A :class:`Record` from a decoded journal line; ``ValueError`` if it is not one."""
+    """A `Record` from a decoded journal line; ``ValueError`` if it is not one."""
     if not isinstance(obj, dict):
         raise ValueError("a record is a JSON object")
     op, op_id = obj.get("op"), obj.get("id")

@@ -1,7 +1,7 @@
 """What each operation does while the primary is unavailable: shared by the sync and the
-async :class:`~sessionkit.resilience.WithFallback`, with no I/O of its own.
+async `WithFallback`, with no I/O of its own.
 
-Writes become journal records, decided against the :class:`Overlay` (the
+Writes become journal records, decided against the `Overlay` (the
 journal's view of each key) under the journal lock, so the answer a caller gets and the
 record appended agree even with several writers. Input is checked before anything is
 decided, exactly as a store checks it: bad input raises and nothing is journaled.
@@ -9,13 +9,13 @@ decided, exactly as a store checks it: bad input raises and nothing is journaled
 What the journal cannot know it does not invent:
 
 * a key the journal has never seen has an unknown value: ``get`` of it needs the primary;
-  ``update`` of it raises :class:`~sessionkit.errors.StoreUnavailable` and writes nothing
+  ``update`` of it raises `StoreUnavailable` and writes nothing
   (``fn`` needs the current value);
 * a key only *merged* during the outage is partly known: ``merge`` returns the fields
   known locally, and ``get`` raises until the replay completes;
 * blind writes to unseen keys are journaled and answered optimistically: ``create``
   and ``delete`` and ``touch`` answer True; a ``create`` that turns out to collide is
-  resolved at replay (see :class:`~sessionkit.resilience.WithFallback`).
+  resolved at replay (see `WithFallback`).
 """
 
 from __future__ import annotations
@@ -165,12 +165,12 @@ class _UnknownTTL:
         return "UNKNOWN_TTL"
 
 
-#: :func:`primary_default_ttl` found nothing.
+#: `primary_default_ttl` found nothing.
 UNKNOWN_TTL: Any = _UnknownTTL()
 
 
 def primary_default_ttl(store: object) -> float | None:
-    """The default TTL (seconds, or None) that ``store`` applies, or :data:`UNKNOWN_TTL`.
+    """The default TTL (seconds, or None) that ``store`` applies, or `UNKNOWN_TTL`.
 
     Looks through wrappers (their ``inner``) for the store's public ``default_ttl``.
     """
@@ -192,7 +192,7 @@ def _unknown(key: str, what: str) -> StoreUnavailable:
 
 
 class OutageRules:
-    """Builds :data:`Decision` callables for writes and answers reads from a view."""
+    """Builds `Decision` callables for writes and answers reads from a view."""
 
     def __init__(self, codec: JSONCodec, default_ttl: float | None) -> None:
         self.codec = codec

@@ -1,8 +1,8 @@
-"""When and how long the :class:`~sessionkit.resilience.RetryingStore` wrappers wait: one policy
+"""When and how long the `RetryingStore` wrappers wait: one policy
 for the sync and the async wrapper.
 
-Only :class:`~sessionkit.errors.StoreUnavailable` is retried, never
-:class:`~sessionkit.errors.CircuitOpen` (retrying a breaker that says "do not call" defeats
+Only `StoreUnavailable` is retried, never
+`CircuitOpen` (retrying a breaker that says "do not call" defeats
 it) and never a conflict or bad input. Waits grow exponentially with random jitter on top
 and are capped; attempts and total time are both bounded.
 
@@ -78,7 +78,7 @@ class _StopBeforeDelay(tenacity.stop.stop_base):
 class RetryPolicy:
     """How many attempts, how long between them, and for how long at most.
 
-    The defaults follow the hardening plan (seed 003): 3 attempts, waiting 1 s then 2 s
+    The defaults: 3 attempts, waiting 1 s then 2 s
     (doubling, capped at 4 s), plus up to ``jitter`` seconds of random extra so that
     clients that failed together do not retry together; no retry starts later than
     ``max_delay`` seconds after the first failure (the attempt in flight then is bounded
@@ -93,7 +93,7 @@ class RetryPolicy:
 
     @staticmethod
     def retries(operation: str) -> bool:
-        """Whether ``operation`` is retried at all (it is in :data:`IDEMPOTENT_OPERATIONS`)."""
+        """Whether ``operation`` is retried at all (it is in `IDEMPOTENT_OPERATIONS`)."""
         return operation in IDEMPOTENT_OPERATIONS
 
     def tenacity_options(

@@ -1,4 +1,4 @@
-"""The backends. Each is a :class:`~sessionkit.SessionStore` (and an async twin)."""
+"""The backends. Each is a `SessionStore` (and an async twin)."""
 
 from .memory import AsyncMemoryStore, MemoryStore
 

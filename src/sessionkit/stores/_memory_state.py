@@ -1,6 +1,6 @@
 """The memory store's data and logic, once, for the sync and the async store.
 
-No I/O happens here, so both stores are thin layers over one :class:`MemoryState`: every
+No I/O happens here, so both stores are thin layers over one `MemoryState`: every
 operation takes one lock for its whole read-modify-write, which makes ``update`` and
 ``merge`` atomic without retries, for threads and tasks alike.
 """

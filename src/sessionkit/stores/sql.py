@@ -1,7 +1,7 @@
 """The SQL store: SQLite (embedded default), PostgreSQL and MariaDB/MySQL, sync and async.
 
 ``metadata`` holds the default ``sessionkit_sessions`` table, for Alembic's
-``target_metadata``; :func:`session_table` builds the same table under another name.
+``target_metadata``; `session_table` builds the same table under another name.
 
 The async store is imported on first use: importing this module (for ``metadata`` or the
 sync store) loads neither SQLAlchemy's asyncio layer nor greenlet nor an async driver.

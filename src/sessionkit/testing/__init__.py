@@ -1,12 +1,12 @@
 """Test helpers for applications and for authors of third-party backends.
 
-* :class:`StoreContract` / :class:`AsyncStoreContract`: the store contract every built-in
+* `StoreContract` / `AsyncStoreContract`: the store contract every built-in
   backend passes, as a class to subclass with a ``make_store`` method (see
   docs/testing.md). The async one needs pytest-asyncio.
-* :class:`FlakyStore` / :class:`AsyncFlakyStore`: a memory store that can be switched
-  down (raises :class:`~sessionkit.StoreUnavailable`), to test what an application or a
+* `FlakyStore` / `AsyncFlakyStore`: a memory store that can be switched
+  down (raises `StoreUnavailable`), to test what an application or a
   wrapper does during an outage.
-* :func:`capture_events`: collect sessionkit's log events in a test.
+* `capture_events`: collect sessionkit's log events in a test.
 
 ```python
 from sessionkit.testing import StoreContract

@@ -38,7 +38,7 @@ _Manager = TypeVar("_Manager", bound="AsyncSessionManager")
 class AsyncSessionManager:
     """Typed namespaces over one store, for one tenant (or the default one).
 
-    Open one per process with :meth:`from_url` or :meth:`from_env` and use it as an async
+    Open one per process with `from_url` or `from_env` and use it as an async
     context manager: entering starts the background sweeper, leaving stops it and closes
     the store.
 
@@ -46,6 +46,7 @@ class AsyncSessionManager:
     prefix): keys of the integrations (``~websession:...``, ``~aiogram:...``) and any other
     key are left alone.
 
+    ```pycon
     >>> import asyncio, attrs
     >>> @attrs.define
     ... class Cart:
@@ -58,6 +59,8 @@ class AsyncSessionManager:
     ...         return (await sessions.stats()).total
     >>> asyncio.run(main())
     2
+
+    ```
     """
 
     def __init__(
@@ -154,7 +157,7 @@ class AsyncSessionManager:
         One name holds one class, in every tenant; asking again with the same class (and no
         other policy) returns the same namespace. A ``policies=`` entry of the manager for
         ``name`` wins over ``policy``. ``namespace_class`` is the registration hook of
-        application packs: an :class:`AsyncNamespace` subclass with helpers of its own
+        application packs: an `AsyncNamespace` subclass with helpers of its own
         (``sessionkit.presets.AsyncAdminSessions``), built as
         ``namespace_class(store, name, policy=, tenant=, clock=, converter=)``.
         """
@@ -180,7 +183,7 @@ class AsyncSessionManager:
 
         Views share the store, the namespace definitions and the sweeper of the manager they
         came from; closing a view does nothing. A view reaches its own tenant only: on a
-        view, another tenant is a :class:`ConfigurationError` (its own tenant: the view).
+        view, another tenant is a `ConfigurationError` (its own tenant: the view).
         """
         tenant = normalize_id(tenant_id, "tenant id")
         if self._tenant is not None:

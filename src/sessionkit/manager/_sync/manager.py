@@ -39,7 +39,7 @@ _Manager = TypeVar("_Manager", bound="SessionManager")
 class SessionManager:
     """Typed namespaces over one store, for one tenant (or the default one).
 
-    Open one per process with :meth:`from_url` or :meth:`from_env` and use it as an async
+    Open one per process with `from_url` or `from_env` and use it as an async
     context manager: entering starts the background sweeper, leaving stops it and closes
     the store.
 
@@ -47,6 +47,7 @@ class SessionManager:
     prefix): keys of the integrations (``~websession:...``, ``~aiogram:...``) and any other
     key are left alone.
 
+    ```pycon
     >>> import time, attrs
     >>> @attrs.define
     ... class Cart:
@@ -59,6 +60,8 @@ class SessionManager:
     ...         return (sessions.stats()).total
     >>> main()
     2
+
+    ```
     """
 
     def __init__(
@@ -155,7 +158,7 @@ class SessionManager:
         One name holds one class, in every tenant; asking again with the same class (and no
         other policy) returns the same namespace. A ``policies=`` entry of the manager for
         ``name`` wins over ``policy``. ``namespace_class`` is the registration hook of
-        application packs: an :class:`Namespace` subclass with helpers of its own
+        application packs: an `Namespace` subclass with helpers of its own
         (``sessionkit.presets.AdminSessions``), built as
         ``namespace_class(store, name, policy=, tenant=, clock=, converter=)``.
         """
@@ -181,7 +184,7 @@ class SessionManager:
 
         Views share the store, the namespace definitions and the sweeper of the manager they
         came from; closing a view does nothing. A view reaches its own tenant only: on a
-        view, another tenant is a :class:`ConfigurationError` (its own tenant: the view).
+        view, another tenant is a `ConfigurationError` (its own tenant: the view).
         """
         tenant = normalize_id(tenant_id, "tenant id")
         if self._tenant is not None:

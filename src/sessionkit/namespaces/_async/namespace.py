@@ -33,13 +33,14 @@ class AsyncNamespace(Generic[T]):
     """Sessions of one attrs class under one key prefix, with one TTL policy.
 
     Keys are ``[@tenant:]name:id`` with the id percent-encoded (see
-    :mod:`sessionkit.namespaces.keyspace`): any ``str`` or ``int`` id works and stays
+    `sessionkit.namespaces.keyspace`): any ``str`` or ``int`` id works and stays
     inside this namespace and tenant.
 
-    Writes: :meth:`put` and :meth:`create` start a session (its lifetime starts now);
-    :meth:`update` and :meth:`merge` change an existing one atomically, keeping its
+    Writes: `put` and `create` start a session (its lifetime starts now);
+    `update` and `merge` change an existing one atomically, keeping its
     creation instant and, under an absolute TTL, its expiry.
 
+    ```pycon
     >>> import asyncio, attrs
     >>> from sessionkit import AsyncMemoryStore
     >>> @attrs.define
@@ -52,6 +53,8 @@ class AsyncNamespace(Generic[T]):
     ...     return await drafts.merge("d1", words=120)
     >>> asyncio.run(main())
     Draft(title='Lease', words=120)
+
+    ```
     """
 
     def __init__(
@@ -96,7 +99,7 @@ class AsyncNamespace(Generic[T]):
         return self._store
 
     def key(self, session_id: SessionId) -> str:
-        """The store key of ``session_id`` (validated; raises :class:`InvalidKey`)."""
+        """The store key of ``session_id`` (validated; raises `InvalidKey`)."""
         return self._space.key(session_id)
 
     # -- reads -------------------------------------------------------------------------
@@ -173,7 +176,7 @@ class AsyncNamespace(Generic[T]):
 
         ``fn`` must be pure (it runs again if a concurrent writer wins). With no session,
         ``fn`` gets a fresh copy of ``default`` (the caller's object is never handed over)
-        and its result is created if ``default`` is given, else :class:`SessionNotFound`.
+        and its result is created if ``default`` is given, else `SessionNotFound`.
         A session past its maximum lifetime counts as absent. An exception from ``fn``
         propagates and nothing is written.
         """
@@ -223,7 +226,7 @@ class AsyncNamespace(Generic[T]):
     async def merge(self, session_id: SessionId, **changes: Any) -> T:
         """Atomically set some fields of an existing session (``attrs.evolve``); return it.
 
-        Not the store's ``merge``: this is :meth:`update` with ``attrs.evolve`` (a read,
+        Not the store's ``merge``: this is `update` with ``attrs.evolve`` (a read,
         the change and a versioned write, retried on a concurrent write), so the fields are
         validated and converted by the class and the TTL policy applies as for any write.
         The store's one-round-trip ``merge`` works on the stored JSON's top-level keys and

@@ -28,11 +28,11 @@ def _keyed(operation: str, key: str | None) -> str | None:
 class AsyncObserved(AsyncDelegatingStore):
     """Wraps a store; reports each operation's outcome and latency, then returns its result.
 
-    * ``metrics`` (say a :class:`~sessionkit.metrics.SessionMetrics`) gets one sample per
+    * ``metrics`` (say a `SessionMetrics`) gets one sample per
       operation: store, namespace, operation, outcome, seconds.
     * stdlib logging (logger ``sessionkit.store``) gets hits and misses at debug, and outages,
       conflicts, corrupt values, sweeps and purges as the events of
-      :class:`~sessionkit.observability.StoreEvent`; keys only as :func:`key_digest`.
+      `StoreEvent`; keys only as `key_digest`.
     * ``observers`` get those events too (``metrics`` is one if it has ``notify``).
 
     ``name`` is the ``store`` label (default: from the class, ``"redis"``, ``"sql"``...).

@@ -70,9 +70,9 @@ class AdminSessions(Namespace[AdminSession]):
     def advance(
         self, user_id: int, value: Any = None, *, flow: WizardFlow | None = None, **data: Any
     ) -> AdminSession:
-        """Record ``value`` for the current step and move on; :class:`SessionNotFound` if none.
+        """Record ``value`` for the current step and move on; `SessionNotFound` if none.
 
-        With ``flow``, a wizard of another flow (a stale button) is a :class:`WizardError`.
+        With ``flow``, a wizard of another flow (a stale button) is a `WizardError`.
         """
         return self.update(
             user_id, lambda session: advance_wizard(_checked(session, flow), value, **data)
@@ -85,10 +85,10 @@ class AdminSessions(Namespace[AdminSession]):
     def finish(self, user_id: int, *, flow: WizardFlow | None = None) -> AdminSession:
         """End the wizard at its last step: delete it and return it (its ``data`` is the result).
 
-        :class:`WizardError` if it is not at its last step (nothing is deleted). Only one of
+        `WizardError` if it is not at its last step (nothing is deleted). Only one of
         several concurrent calls wins (the one whose delete removed the session); the others
-        raise :class:`SessionNotFound`, so a tariff is not created twice. The read and the
-        delete are two operations: a :meth:`start` for the same user landing between them
+        raise `SessionNotFound`, so a tariff is not created twice. The read and the
+        delete are two operations: a `start` for the same user landing between them
         is deleted too (see "Known limits" in docs/namespaces.md).
         """
         session = self.get(user_id)
@@ -109,7 +109,7 @@ class AdminSessions(Namespace[AdminSession]):
         return self.delete(user_id)
 
     def pending(self, flow: WizardFlow) -> set[int]:
-        """The users with a ``flow`` wizard in progress (seed 001's "pending" sets)."""
+        """The users with a ``flow`` wizard in progress (a bot's "pending" sets)."""
         ids = [user_id for user_id in self.ids()]
         sessions = self.get_many(ids)
         return {session.user_id for session in sessions.values() if session.flow == flow.name}

@@ -49,12 +49,12 @@ class AsyncWithFallback(AsyncDelegatingStore):
 
     * Healthy path: every call goes to the primary, after one ``fstat`` of the journal.
     * Outage: writes are appended to the JSONL journal at ``journal_path`` (see
-      :mod:`sessionkit.resilience.journal`) and answered from it; reads of keys the
+      `sessionkit.resilience.journal`) and answered from it; reads of keys the
       journal mentions are answered from it (read-your-writes); see
-      :mod:`sessionkit.resilience.outage` for what it cannot answer.
+      `sessionkit.resilience.outage` for what it cannot answer.
     * Recovery: while the journal holds records, every call first tries to replay it (in
       order, each record once, the applied op ids kept in ``<journal>.cursor``) and, once
-      all are applied, truncates it. :meth:`replay` does the same on demand.
+      all are applied, truncates it. `replay` does the same on demand.
 
     Conflict rule: the journal's writes are newer than anything the primary held when it
     failed, so they are applied on top of whatever the primary holds at replay: ``set``
@@ -70,8 +70,8 @@ class AsyncWithFallback(AsyncDelegatingStore):
     stores, through other wrappers); given, it must agree with what the primary exposes.
     ``codec`` should match the primary's payload limit.
 
-    :meth:`close` during a replay stops the replay at its next step (it raises
-    :class:`~sessionkit.errors.StoreClosed`); a record the primary applied meanwhile is
+    `close` during a replay stops the replay at its next step (it raises
+    `StoreClosed`); a record the primary applied meanwhile is
     re-applied by the next replay, which every record allows.
     """
 

@@ -18,13 +18,13 @@ _T = TypeVar("_T")
 
 
 class CircuitBreaking(DelegatingStore):
-    """Wraps a store with a circuit breaker (see :mod:`sessionkit.resilience.breaker_state`).
+    """Wraps a store with a circuit breaker (see `sessionkit.resilience.breaker_state`).
 
-    After ``fail_max`` consecutive :class:`~sessionkit.errors.StoreUnavailable` failures
-    the breaker opens: calls raise :class:`~sessionkit.errors.CircuitOpen` (a
+    After ``fail_max`` consecutive `StoreUnavailable` failures
+    the breaker opens: calls raise `CircuitOpen` (a
     ``StoreUnavailable``) without touching the backend. After ``reset_timeout`` seconds
     one call probes; its success closes the breaker, its failure opens it again. Pass
-    ``breaker=`` to share one :class:`BreakerState` between several wrappers of the same
+    ``breaker=`` to share one `BreakerState` between several wrappers of the same
     backend (a sync and an async view, say). ``clock`` (monotonic seconds) times the
     reset timeout; tests pass a fake one.
     """

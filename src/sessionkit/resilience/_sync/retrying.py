@@ -23,13 +23,13 @@ _T = TypeVar("_T")
 
 
 class RetryingStore(DelegatingStore):
-    """Wraps a store; retries its idempotent calls on :class:`StoreUnavailable`.
+    """Wraps a store; retries its idempotent calls on `StoreUnavailable`.
 
     The first attempt runs outside tenacity (the healthy path costs one ``try``); after a
     failure a fresh ``tenacity`` loop makes the remaining attempts, waiting per ``policy``.
     Only the operations in
-    :data:`~sessionkit.resilience.retry_policy.IDEMPOTENT_OPERATIONS` are retried
-    (``update``, ``create`` and ``scan`` are not), and only on :class:`StoreUnavailable`.
+    `IDEMPOTENT_OPERATIONS` are retried
+    (``update``, ``create`` and ``scan`` are not), and only on `StoreUnavailable`.
     ``sleep`` and ``clock`` (monotonic seconds, which time ``max_delay``) are injectable
     so tests do not wait.
     """

@@ -1,4 +1,4 @@
-"""The in-process store. The logic lives in :class:`MemoryState`, once."""
+"""The in-process store. The logic lives in `MemoryState`, once."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class AsyncMemoryStore(AsyncStoreBase):
     Values are stored encoded, so nothing you pass in or get back is shared with the store.
     Two stores given the same ``state`` see the same data (a sync and an async view, say).
 
+    ```pycon
     >>> import asyncio
     >>> async def main() -> dict:
     ...     async with AsyncMemoryStore() as store:
@@ -29,6 +30,8 @@ class AsyncMemoryStore(AsyncStoreBase):
     ...         return await store.merge("wizard:42", {"price": 990})
     >>> asyncio.run(main())
     {'step': 'price', 'price': 990}
+
+    ```
     """
 
     def __init__(

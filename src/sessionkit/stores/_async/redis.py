@@ -1,7 +1,7 @@
 """The Redis store (standalone, TLS, unix socket, Sentinel, Cluster) on redis-py.
 
 Only I/O lives here; key layout, Lua, envelopes, URL parsing and error mapping are in
-the :mod:`sessionkit.stores._redis` package, shared with the generated sync twin.
+the `sessionkit.stores._redis` package, shared with the generated sync twin.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class AsyncRedisStore(AsyncStoreBase):
     ``redis+cluster://host:port,host:port``) or pass an existing ``redis.asyncio`` client.
 
     ``prefix`` is put before every key. ``update`` is an optimistic compare-and-set that
-    tries ``update_attempts`` times before :class:`~sessionkit.errors.ConflictError`.
+    tries ``update_attempts`` times before `ConflictError`.
     redis-py's own retries are off in the clients this store creates: the resilience layer
     is the one place that retries (see docs/backends/redis.md).
     """

@@ -51,19 +51,19 @@ class AsyncSQLStore(AsyncStoreBase):
 
     ``engine`` is a URL (``sqlite:///sessions.db``, ``postgresql://``,
     ``postgresql+asyncpg://``, ``mysql://``, ``mariadb://``) or an existing
-    :class:`~sqlalchemy.ext.asyncio.AsyncEngine` to share an app's pool (the store then
-    leaves it open on :meth:`close`, and its connect arguments are the app's). The table
-    is created on first use unless ``auto_create_schema=False`` (see :meth:`create_schema`).
+    `AsyncEngine` to share an app's pool (the store then
+    leaves it open on `close`, and its connect arguments are the app's). The table
+    is created on first use unless ``auto_create_schema=False`` (see `create_schema`).
 
     ``update`` and ``merge`` lock the row (``SELECT ... FOR UPDATE``; on SQLite the write
     lock, ``BEGIN IMMEDIATE``), write with a version compare-and-set, and run again after
     a deadlock or a lost race to create the key, at most ``max_attempts`` times before
-    :class:`~sessionkit.errors.ConflictError`.
+    `ConflictError`.
 
     Bounds (seconds): ``connect_timeout``; ``statement_timeout`` (server-side, plus a
     client-side socket bound where the driver has one; ``None``: none); ``lock_timeout``
     (a row lock wait, or SQLite's busy timeout). Past them an operation raises
-    :class:`~sessionkit.errors.StoreUnavailable`. ``pgbouncer=True`` makes the engine safe
+    `StoreUnavailable`. ``pgbouncer=True`` makes the engine safe
     behind PgBouncer in transaction mode (no prepared statements, no pool of our own).
     """
 

@@ -96,10 +96,10 @@ def store_error(
 ) -> SessionKitError:
     """The library's error for what redis-py raised (``raise store_error(e) from e``).
 
-    Only faults that may go away on their own are :class:`StoreUnavailable` (the error the
+    Only faults that may go away on their own are `StoreUnavailable` (the error the
     resilience layer retries, counts and journals): connection errors, timeouts and the
     replies in ``_TRANSIENT_REPLIES``. A full connection pool and every other error reply
-    (``ERR ...``, a script error) is :class:`BackendError`: retrying the same call would
+    (``ERR ...``, a script error) is `BackendError`: retrying the same call would
     fail the same way. The table is in docs/backends/redis.md.
     """
     message = str(error)

@@ -61,8 +61,11 @@ _QUERY_KEYS = {
 def parse_multi_host_url(url: str) -> MultiHostURL:
     """Parse ``scheme://[user:pass@]host:port,host:port[/service_name[/db]]``.
 
+    ```pycon
     >>> parse_multi_host_url("redis+sentinel://10.0.0.1:26379,[::1]/mymaster/2").hosts
     (('10.0.0.1', 26379), ('::1', 26379))
+
+    ```
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

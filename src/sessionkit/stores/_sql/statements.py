@@ -131,7 +131,7 @@ class Statements:
     def upsert_parameters(
         self, rows: Iterable[tuple[str, bytes]], now: int, expires_at: int | None
     ) -> list[dict[str, Any]]:
-        """The parameters of :attr:`upsert`, one dict per row."""
+        """The parameters of `upsert`, one dict per row."""
         return [
             {"key": key, "value": data, "now": now, "expires_at": expires_at}
             for key, data in rows
@@ -272,7 +272,7 @@ class Statements:
         """CREATE TABLE and CREATE INDEX, each skipped when it already exists.
 
         MySQL (not MariaDB) has no CREATE INDEX IF NOT EXISTS: its "duplicate index" error
-        is recognised by :func:`is_already_exists` instead.
+        is recognised by `is_already_exists` instead.
         """
         is_mariadb = bool(getattr(dialect, "is_mariadb", False))
         index_if_not_exists = self.dialect != "mysql" or is_mariadb

@@ -1,5 +1,5 @@
 # Generated from src/sessionkit/stores/_async/memory.py by scripts/unasync.py: edit that file, not this one.
-"""The in-process store. The logic lives in :class:`MemoryState`, once."""
+"""The in-process store. The logic lives in `MemoryState`, once."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class MemoryStore(StoreBase):
     Values are stored encoded, so nothing you pass in or get back is shared with the store.
     Two stores given the same ``state`` see the same data (a sync and an async view, say).
 
+    ```pycon
     >>> import time
     >>> def main() -> dict:
     ...     with MemoryStore() as store:
@@ -30,6 +31,8 @@ class MemoryStore(StoreBase):
     ...         return store.merge("wizard:42", {"price": 990})
     >>> main()
     {'step': 'price', 'price': 990}
+
+    ```
     """
 
     def __init__(

@@ -21,14 +21,14 @@ __all__ = ["AsyncStoreContract"]
 
 class AsyncStoreContract(AsyncDataCases, AsyncLimitCases):
     """Every behaviour a sessionkit store promises, as tests. Subclass it in a test module
-    whose class name starts with ``Test`` and implement :meth:`make_store`::
+    whose class name starts with ``Test`` and implement `make_store`::
 
         class TestMyStore(AsyncStoreContract):
             async def make_store(self, **options):
                 return AsyncMyStore(url, **options)
 
     ``options`` are what a test needs from the store: ``clock`` (a
-    :class:`~sessionkit.FakeClock` the store must read time from, so TTL tests move it
+    `FakeClock` the store must read time from, so TTL tests move it
     instead of sleeping) and, for one test, ``default_ttl``. A ``make_store`` that takes
     neither gets none: TTL tests then wait in real time (fractions of a second) and the
     default-TTL test is skipped. Set ``fake_clock = False`` for a store whose server keeps
@@ -40,7 +40,7 @@ class AsyncStoreContract(AsyncDataCases, AsyncLimitCases):
 
     #: False if the store cannot take its time from an injected clock.
     fake_clock: bool = True
-    #: The test's temporary directory, set before :meth:`make_store` is called.
+    #: The test's temporary directory, set before `make_store` is called.
     tmp_path: Path
 
     pytestmark = AsyncContractMarks
@@ -58,7 +58,7 @@ class AsyncStoreContract(AsyncDataCases, AsyncLimitCases):
         )
 
     async def open_harness(self, **options: Any) -> AsyncContractHarness:
-        """A store from :meth:`make_store` with what the contract needs of it."""
+        """A store from `make_store` with what the contract needs of it."""
         for option in options:
             if not self._accepts(option):
                 pytest.skip(f"make_store() takes no {option!r}")
