@@ -45,7 +45,7 @@ from sessionkit.testing import FlakyStore
 from tests.backends import SPECS, BackendSpec
 from tests.redis_servers import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = [name for name in ("sqlite", "redis") if name in SPECS]
 
 

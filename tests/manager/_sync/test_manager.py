@@ -1,4 +1,4 @@
-# Generated from tests/namespaces/_async/test_manager.py by scripts/unasync.py: edit that file, not this one.
+# Generated from tests/manager/_async/test_manager.py by scripts/unasync.py: edit that file, not this one.
 """The session manager: presets, the seed 001 wizard across restarts, conversations' TTL,
 tenants, stats, purge, configuration and the background sweeper."""
 

@@ -1,4 +1,4 @@
-# Generated from tests/redis_store/_async/test_store.py by scripts/unasync.py: edit that file, not this one.
+# Generated from tests/stores/redis/_async/test_store.py by scripts/unasync.py: edit that file, not this one.
 """What the Redis store promises beyond the contract suite: scripts that survive SCRIPT
 FLUSH, values that are not ours, bounded retries, connection faults, failover, URLs.
 

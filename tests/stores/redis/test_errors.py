@@ -2,7 +2,7 @@
 are StoreUnavailable (retried, counted by the breaker, journaled by the fallback).
 
 The table is docs/backends/redis.md's; the real-server cases (an unknown command, OOM, a
-full pool) are in tests/redis_store/_async/test_store.py.
+full pool) are in tests/stores/redis/_async/test_store.py.
 """
 
 from __future__ import annotations
