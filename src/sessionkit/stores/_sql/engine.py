@@ -10,6 +10,7 @@ import importlib
 import math
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 import sqlalchemy as sa
@@ -19,25 +20,60 @@ from sqlalchemy.pool import NullPool
 
 from ...entry import to_seconds
 from ...errors import ConfigurationError
+from .deadline import instrument
 from .drivers import SYNC_DRIVERS, check_driver_installed, choose_driver
 from .schema import DEFAULT_TABLE_NAME
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["EngineSpec", "SQLOptions", "configure_sqlite", "engine_spec", "make_engine"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "URL_OPTIONS",
+    "EngineSpec",
+    "SQLOptions",
+    "configure_sqlite",
+    "engine_spec",
+    "make_engine",
+    "split_url_options",
+]
+
+
+#: The per-operation deadline, in seconds, when none is given.
+DEFAULT_TIMEOUT = 5.0
+#: Connections a pool keeps open, and how many more it may open under a burst.
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 20
+
+#: Store options a SQL URL may carry in its query (``?timeout=2&pool_size=20``); the rest
+#: of the query goes to the driver.
+URL_OPTIONS = {
+    "timeout": float,
+    "pool_size": int,
+    "max_overflow": int,
+    "pool_timeout": float,
+}
 
 
 @attrs.frozen
 class SQLOptions:
-    """The SQL store's own settings, checked once."""
+    """The SQL store's own settings, checked once.
+
+    ``timeout`` is the one per-operation deadline. ``connect_timeout``,
+    ``statement_timeout`` (server-side), ``lock_timeout`` and ``pool_timeout`` default to
+    it (None) and never extend it: an operation past its deadline is cut client-side.
+    """
 
     table_name: str = DEFAULT_TABLE_NAME
     auto_create_schema: bool = True
     pgbouncer: bool = False
-    connect_timeout: float = 10.0
-    statement_timeout: float | None = 30.0
-    lock_timeout: float = 10.0
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: float | None = None
+    statement_timeout: float | None = None
+    lock_timeout: float | None = None
+    pool_size: int = DEFAULT_POOL_SIZE
+    max_overflow: int = DEFAULT_MAX_OVERFLOW
+    pool_timeout: float | None = None
     max_attempts: int = 10
     batch_size: int = 1000
 
@@ -48,12 +84,29 @@ class SQLOptions:
             )
         if len(self.table_name) > 40:  # leaves room for index names within 63 characters
             raise ConfigurationError(f"table_name is over 40 characters: {self.table_name!r}")
-        for name in ("connect_timeout", "lock_timeout"):
-            _positive_seconds(name, getattr(self, name))
-        if self.statement_timeout is not None:
-            _positive_seconds("statement_timeout", self.statement_timeout)
+        _positive_seconds("timeout", self.timeout)
+        for name in ("connect_timeout", "statement_timeout", "lock_timeout", "pool_timeout"):
+            if getattr(self, name) is not None:
+                _positive_seconds(name, getattr(self, name))
         if self.max_attempts < 1 or self.batch_size < 1:
             raise ConfigurationError("max_attempts and batch_size must be at least 1")
+        _count("pool_size", self.pool_size, minimum=1)
+        _count("max_overflow", self.max_overflow, minimum=0)
+
+    def bound(self, name: str) -> float:
+        """A per-step bound: its own value, never more than the deadline."""
+        deadline = self.deadline()
+        value: Any = getattr(self, name)
+        return deadline if value is None else min(to_seconds(value), deadline)
+
+    def deadline(self) -> float:
+        """The per-operation deadline in seconds."""
+        return to_seconds(self.timeout)
+
+
+def _count(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name} must be an integer of at least {minimum}, not {value!r}")
 
 
 def _positive_seconds(name: str, value: object) -> None:
@@ -63,6 +116,35 @@ def _positive_seconds(name: str, value: object) -> None:
         raise ConfigurationError(
             f"{name} must be a positive number of seconds, not {value!r}"
         ) from None
+
+
+def split_url_options(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Take the store options out of a SQL URL's query into ``options``.
+
+    A keyword argument and a URL option for the same setting must agree.
+    """
+    base, separator, query = url.partition("?")
+    if not separator:
+        return url, options
+    merged = dict(options)
+    kept: list[tuple[str, str]] = []
+    for name, text in parse_qsl(query, keep_blank_values=True):
+        convert = URL_OPTIONS.get(name)
+        if convert is None:
+            kept.append((name, text))
+            continue
+        try:
+            value = convert(text)
+        except ValueError:
+            raise ConfigurationError(f"URL option {name}={text!r} is not a number") from None
+        if name in merged and merged[name] is not None and merged[name] != value:
+            raise ConfigurationError(
+                f"{name} is given twice with different values: {merged[name]!r} as an "
+                f"option and {value!r} in the URL"
+            )
+        merged[name] = value
+    rest = urlencode(kept)
+    return (f"{base}?{rest}" if rest else base), merged
 
 
 @attrs.frozen
@@ -93,7 +175,15 @@ def make_engine(url: str, options: SQLOptions, factory: str) -> Any:
         ) from None
     if spec.sqlite_file:
         configure_sqlite(engine)
+    instrument_engine(engine, own_ping=pings_at_checkout(spec, options))
     return engine
+
+
+def instrument_engine(engine: sa.Engine | AsyncEngine, *, own_ping: bool) -> None:
+    """Hook the per-operation deadline into an engine (the store's own or an app's)."""
+    sync_engine = sync_engine_of(engine)
+    threaded = sync_engine is engine and sync_engine.dialect.name != "sqlite"
+    instrument(sync_engine, own_ping=own_ping, threaded_connect=threaded)
 
 
 def engine_spec(url: str, options: SQLOptions, *, asynchronous: bool) -> EngineSpec:
@@ -126,7 +216,7 @@ def engine_spec(url: str, options: SQLOptions, *, asynchronous: bool) -> EngineS
                 "use a file (sqlite:///sessions.db) or the memory:// store"
             )
         sqlite_file = True
-        connect_args["timeout"] = options.lock_timeout  # the busy timeout
+        connect_args["timeout"] = options.bound("lock_timeout")  # the busy timeout
     elif family == "postgresql":
         connect_args.update(_postgres_connect_args(driver, options))
         if options.pgbouncer:
@@ -135,20 +225,35 @@ def engine_spec(url: str, options: SQLOptions, *, asynchronous: bool) -> EngineS
         connect_args.update(_mysql_connect_args(driver, options))
         kwargs["isolation_level"] = "READ COMMITTED"  # no gap locks: fewer deadlocks
     kwargs["connect_args"] = connect_args
+    if "poolclass" not in kwargs:
+        # A pool that waits for a free connection, within the operation's deadline; a
+        # wait past it is StoreUnavailable (SQLAlchemy's pool TimeoutError).
+        kwargs["pool_size"] = options.pool_size
+        kwargs["max_overflow"] = options.max_overflow
+        kwargs["pool_timeout"] = options.bound("pool_timeout")
     # A pooled server connection may have died since its last use (a restart, a failover):
-    # a ping at checkout replaces it quietly. Not for SQLite (no server), nor with NullPool.
-    kwargs["pool_pre_ping"] = family != "sqlite" and not options.pgbouncer
+    # a ping at checkout replaces it quietly. The store pings itself (see deadline.py), so
+    # that the ping is within the operation's deadline; SQLAlchemy's pre-ping is not.
+    kwargs["pool_pre_ping"] = False
     return EngineSpec(parsed, kwargs, sqlite_file)
 
 
+def pings_at_checkout(spec: EngineSpec, options: SQLOptions) -> bool:
+    """Whether the store pings connections at checkout (servers behind a pool of ours)."""
+    return not spec.sqlite_file and not options.pgbouncer
+
+
 def _postgres_connect_args(driver: str, options: SQLOptions) -> dict[str, Any]:
-    settings: dict[str, str] = {"lock_timeout": str(math.ceil(options.lock_timeout * 1000))}
-    if options.statement_timeout is not None:
-        settings["statement_timeout"] = str(math.ceil(options.statement_timeout * 1000))
+    lock_timeout = options.bound("lock_timeout")
+    statement_timeout = options.bound("statement_timeout")
+    settings: dict[str, str] = {
+        "lock_timeout": str(math.ceil(lock_timeout * 1000)),
+        "statement_timeout": str(math.ceil(statement_timeout * 1000)),
+    }
+    connect_timeout = options.bound("connect_timeout")
     if driver == "asyncpg":
-        args: dict[str, Any] = {"timeout": options.connect_timeout}
-        if options.statement_timeout is not None:  # client-side too: a hung server
-            args["command_timeout"] = options.statement_timeout + options.connect_timeout
+        # The deadline cuts a hung command anyway; these make asyncpg's own errors early.
+        args: dict[str, Any] = {"timeout": connect_timeout, "command_timeout": options.deadline()}
         if options.pgbouncer:
             # PgBouncer in transaction mode hands each transaction any server connection:
             # a named prepared statement made on one is missing (or a duplicate) on the
@@ -159,8 +264,8 @@ def _postgres_connect_args(driver: str, options: SQLOptions) -> dict[str, Any]:
         else:
             args["server_settings"] = settings
         return args
-    # libpq takes whole seconds, and treats 1 as 2.
-    args = {"connect_timeout": max(2, math.ceil(options.connect_timeout))}
+    # libpq takes whole seconds, and treats 1 as 2: the deadline bounds the rest.
+    args = {"connect_timeout": max(2, math.ceil(connect_timeout))}
     if options.pgbouncer:
         args["prepare_threshold"] = None  # psycopg: never prepare server-side
     else:
@@ -173,19 +278,23 @@ def _unique_statement_name() -> str:
 
 
 def _mysql_connect_args(driver: str, options: SQLOptions) -> dict[str, Any]:
-    lock_wait = max(1, math.ceil(options.lock_timeout))  # InnoDB takes whole seconds
-    init = f"SET SESSION innodb_lock_wait_timeout={lock_wait}"
-    if options.statement_timeout is not None:
-        # An executable comment: MariaDB runs it, MySQL (which has no such variable) not.
-        init += f" /*M!, max_statement_time={options.statement_timeout} */"
-    args: dict[str, Any] = {"connect_timeout": options.connect_timeout, "init_command": init}
-    if driver in ("pymysql", "asyncmy") and options.statement_timeout is not None:
-        # Client-side read bounds (they also cover the handshake, which connect_timeout
-        # does not): a server that stops answering still becomes an error.
-        bound = options.statement_timeout + options.connect_timeout
-        args["read_timeout"] = bound
+    lock_wait = max(1, math.ceil(options.bound("lock_timeout")))  # InnoDB: whole seconds
+    statement_timeout = options.bound("statement_timeout")
+    # An executable comment: MariaDB runs it, MySQL (which has no such variable) not.
+    init = (
+        f"SET SESSION innodb_lock_wait_timeout={lock_wait}"
+        f" /*M!, max_statement_time={statement_timeout:g} */"
+    )
+    args: dict[str, Any] = {
+        "connect_timeout": options.bound("connect_timeout"),
+        "init_command": init,
+    }
+    if driver in ("pymysql", "asyncmy"):
+        # Client-side read bounds, which also cover the handshake; the deadline cuts
+        # a slower operation as a whole.
+        args["read_timeout"] = options.deadline()
         if driver == "pymysql":
-            args["write_timeout"] = bound
+            args["write_timeout"] = options.deadline()
     return args
 
 

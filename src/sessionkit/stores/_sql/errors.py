@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from ...errors import ConfigurationError, StoreUnavailable
 
 __all__ = [
+    "MAPPED_ERRORS",
     "AppFunctionError",
     "is_already_exists",
     "is_duplicate_key",
@@ -25,7 +26,7 @@ __all__ = [
 # (asyncpg's connect raises OSError, an asyncio timeout is not an OSError before 3.11).
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, asyncio.TimeoutError)
 
-_MAPPED_ERRORS: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, *_CONNECTION_ERRORS)
+MAPPED_ERRORS: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, *_CONNECTION_ERRORS)
 
 # SQLSTATE / MySQL error codes that mean "a concurrent transaction got in the way: retry".
 _PG_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -150,7 +151,7 @@ def mapped_errors(table_name: str) -> Iterator[None]:
         yield
     except AppFunctionError as carrier:
         raise carrier.error from None
-    except _MAPPED_ERRORS as error:
+    except MAPPED_ERRORS as error:
         mapped = translate(error, table_name)
         if mapped is None:
             raise

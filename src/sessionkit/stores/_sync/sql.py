@@ -8,7 +8,7 @@ once; this module is only the I/O around them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc as sa_exc
@@ -20,12 +20,20 @@ from ...codec import JSONCodec, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
-from .._sql.engine import SQLOptions, make_engine
+from .._sql.deadline import DeadlineScope, current_deadline
+from .._sql.engine import (
+    DEFAULT_MAX_OVERFLOW,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_TIMEOUT,
+    SQLOptions,
+    instrument_engine,
+    make_engine,
+    split_url_options,
+)
 from .._sql.errors import (
     is_already_exists,
     is_duplicate_key,
     is_retryable,
-    mapped_errors,
     run_app_function,
 )
 from .._sql.schema import DEFAULT_TABLE_NAME, session_table
@@ -61,11 +69,15 @@ class SQLStore(StoreBase):
     a deadlock or a lost race to create the key, at most ``max_attempts`` times before
     `ConflictError`.
 
-    Bounds (seconds): ``connect_timeout``; ``statement_timeout`` (server-side, plus a
-    client-side socket bound where the driver has one; ``None``: none); ``lock_timeout``
-    (a row lock wait, or SQLite's busy timeout). Past them an operation raises
-    `StoreUnavailable`. ``pgbouncer=True`` makes the engine safe
-    behind PgBouncer in transaction mode (no prepared statements, no pool of our own).
+    ``timeout`` (seconds, default 5; also ``?timeout=`` in the URL) is the one deadline of
+    every operation: the wait for a pooled connection, opening one, the statements and the
+    reading of their replies. Past it the connection is cut and discarded and the operation
+    raises `StoreUnavailable`. ``connect_timeout``, ``statement_timeout`` (server-side),
+    ``lock_timeout`` (a row lock wait, or SQLite's busy timeout) and ``pool_timeout`` are
+    finer bounds within it (default: the deadline). ``pool_size`` (10) and
+    ``max_overflow`` (20) size the connection pool (URL options too). ``pgbouncer=True``
+    makes the engine safe behind PgBouncer in transaction mode (no prepared statements, no
+    pool of our own).
     """
 
     def __init__(
@@ -78,12 +90,29 @@ class SQLStore(StoreBase):
         default_ttl: TTL | None = None,
         auto_create_schema: bool = True,
         pgbouncer: bool = False,
-        connect_timeout: float = 10.0,
-        statement_timeout: float | None = 30.0,
-        lock_timeout: float = 10.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = None,
+        statement_timeout: float | None = None,
+        lock_timeout: float | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+        pool_timeout: float | None = None,
         max_attempts: int = 10,
         batch_size: int = 1000,
     ) -> None:
+        settings: dict[str, Any] = {
+            "timeout": timeout,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+        }
+        # Options left at their defaults give way to the URL's (?timeout=2).
+        defaults = {"timeout": DEFAULT_TIMEOUT, "pool_size": DEFAULT_POOL_SIZE}
+        defaults["max_overflow"] = DEFAULT_MAX_OVERFLOW
+        given = {name: value for name, value in settings.items() if value != defaults.get(name)}
+        if isinstance(engine, str):
+            engine, given = split_url_options(engine, given)
+        settings.update(given)
         self._options = SQLOptions(
             table_name=table_name,
             auto_create_schema=auto_create_schema,
@@ -93,7 +122,9 @@ class SQLStore(StoreBase):
             lock_timeout=lock_timeout,
             max_attempts=max_attempts,
             batch_size=batch_size,
+            **settings,
         )
+        self._timeout = self._options.deadline()
         self._clock = clock
         self._codec = codec
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
@@ -104,6 +135,7 @@ class SQLStore(StoreBase):
         elif _is_engine(engine):
             self._engine = engine
             self._owns_engine = False
+            instrument_engine(engine, own_ping=False)
         else:
             raise ConfigurationError(
                 f"{type(self).__name__} takes a URL or an Engine, not {type(engine).__name__}"
@@ -127,28 +159,46 @@ class SQLStore(StoreBase):
         """The SQLAlchemy engine the store runs on."""
         return self._engine
 
+    @property
+    def timeout(self) -> float:
+        """The per-operation deadline, in seconds."""
+        return self._timeout
+
     # -- connections ---------------------------------------------------------------------
 
     def _now(self) -> int:
         return to_micros(self._clock.now())
 
-    def _errors(self) -> AbstractContextManager[None]:
-        return mapped_errors(self._options.table_name)
+    def _operation(self) -> DeadlineScope:
+        """The operation's deadline (an operation already in one keeps it), and database
+        errors mapped to sessionkit's."""
+        return DeadlineScope(self._timeout, self._options.table_name)
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A pooled connection, discarded rather than returned if the deadline cut it."""
+        with self._engine.connect() as conn:
+            try:
+                yield conn
+            finally:
+                deadline = current_deadline()
+                if deadline is not None and deadline.expired and not conn.invalidated:
+                    conn.invalidate()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         """A connection for reads, database errors mapped to sessionkit's."""
         self._check_open()
-        with self._errors():
+        with self._operation():
             self._ensure_schema()
-            with self._engine.connect() as conn:
+            with self._connect() as conn:
                 yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """A transaction, committed if the block ends without an exception; errors mapped."""
         self._check_open()
-        with self._errors():
+        with self._operation():
             self._ensure_schema()
             with self._transaction() as conn:
                 yield conn
@@ -156,7 +206,7 @@ class SQLStore(StoreBase):
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A transaction whose database errors are raised as they are (to retry some)."""
-        with self._engine.connect() as conn, conn.begin():
+        with self._connect() as conn, conn.begin():
             if self._sql.begin_immediate:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
@@ -168,9 +218,9 @@ class SQLStore(StoreBase):
     def create_schema(self) -> None:
         """Create the table and its indexes if they do not exist. Safe to call any time."""
         self._check_open()
-        with self._errors():
+        with self._operation():
             statements = self._sql.schema_statements(self._engine.dialect)
-            with self._engine.connect() as conn:
+            with self._connect() as conn:
                 for statement in statements:
                     try:
                         conn.execute(statement)
@@ -184,9 +234,9 @@ class SQLStore(StoreBase):
     def drop_schema(self) -> None:
         """Drop the table and everything in it (for tests and teardown scripts)."""
         self._check_open()
-        with self._errors():
+        with self._operation():
             quoted = self._engine.dialect.identifier_preparer.quote(self.table.name)
-            with self._engine.connect() as conn:
+            with self._connect() as conn:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
                 conn.commit()
         self._schema_ready = not self._options.auto_create_schema
@@ -286,7 +336,7 @@ class SQLStore(StoreBase):
         # MySQL reports no difference between "inserted" and "left alone" for an upsert:
         # clear an expired row, then insert; a live row makes the insert a duplicate.
         self._check_open()
-        with self._errors():
+        with self._operation():
             self._ensure_schema()
             try:
                 with self._transaction() as conn:
@@ -335,15 +385,13 @@ class SQLStore(StoreBase):
     ) -> dict[str, Any]:
         attempts = self._options.max_attempts
         self._check_open()
-        with self._errors():
+        with self._operation():
             self._ensure_schema()
             for _ in range(attempts):
                 try:
                     with self._transaction() as conn:
                         # None: the row changed under us (nothing written); try again.
-                        written = self._try_read_modify_write(
-                            conn, key, compute, ttl_seconds
-                        )
+                        written = self._try_read_modify_write(conn, key, compute, ttl_seconds)
                 except sa_exc.DBAPIError as error:
                     if not (is_retryable(error) or is_duplicate_key(error)):
                         raise

@@ -1,0 +1,230 @@
+"""The SQL fault matrix: database x driver x sync/async x fault x bare/resilient().
+
+Each case puts a `FaultProxy` between a store (``timeout=1``) and the real server, warms a
+pooled connection up (or, in the ``connect`` phase, opens nothing yet), switches the fault
+on, and asserts that the operation raises `StoreUnavailable` (bare) or is answered by the
+journal (``resilient()``) within the documented bound plus a small slack. Then the fault
+lifts and the store answers correctly again: a connection cut mid-reply was discarded,
+never handed out again with the rest of an old reply in it.
+
+The cases of one flavour run at once (threads, or tasks), so the matrix takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionkit import StoreUnavailable
+from sessionkit.resilience import RetryPolicy, resilient
+from sessionkit.stores.sql import AsyncSQLStore, SQLStore
+from tests.backends.sql import (
+    MARIADB_SERVER,
+    MARIADB_URL,
+    POSTGRES_SERVER,
+    POSTGRES_URL,
+    remember_table,
+    table_name_for,
+)
+from tests.faultproxy import Fault, FaultProxy
+from tests.servers import require_server
+
+TIMEOUT = 1.0
+# What the machine may add on top of a bound: scheduling on 2 busy cores, thread start-up.
+SLACK = 0.75
+# A short policy keeps the matrix fast; the bound below is the documented formula.
+POLICY = RetryPolicy(attempts=2, initial_wait=0.1, max_wait=0.1, jitter=0.05, max_delay=5)
+SLOW_DELAY = 3 * TIMEOUT  # every reply chunk held past the deadline
+
+
+def resilient_bound(policy: RetryPolicy, timeout: float) -> float:
+    """docs/resilience.md: attempts x deadline + the waits between them (each at most
+    ``min(initial_wait * 2**i, max_wait) + jitter``)."""
+    waits = sum(
+        min(policy.initial_wait * 2**i, policy.max_wait) + policy.jitter
+        for i in range(policy.attempts - 1)
+    )
+    return policy.attempts * timeout + waits
+
+
+def test_the_bound_of_the_default_policy_is_the_documented_one() -> None:
+    # docs/resilience.md: 3 x 5 s + (1 + 0.5) + (2 + 0.5) = 19 s with the store defaults.
+    assert resilient_bound(RetryPolicy(), SQLStore.__init__.__kwdefaults__["timeout"]) == 19.0
+
+
+_PG = "postgresql://postgres@127.0.0.1:{port}/test"
+_ASYNCPG = "postgresql+asyncpg://postgres@127.0.0.1:{port}/test"
+_MARIADB = "mariadb://root@127.0.0.1:{port}/test"
+FLAVOURS = {
+    # name: (URL template, server, asynchronous); the URL's default driver per mode.
+    "postgresql-psycopg-sync": (_PG, POSTGRES_SERVER, False),
+    "postgresql-psycopg-async": (_PG, POSTGRES_SERVER, True),
+    "postgresql-asyncpg-async": (_ASYNCPG, POSTGRES_SERVER, True),
+    "mariadb-pymysql-sync": (_MARIADB, MARIADB_SERVER, False),
+    "mariadb-asyncmy-async": (_MARIADB, MARIADB_SERVER, True),
+}
+FAULTS = [Fault.REFUSE, Fault.BLACKHOLE, Fault.DROP_MID_REPLY, Fault.SLOW]
+# "pooled": the fault hits a connection already in the pool; "connect": the first one.
+CASES = [
+    (fault, phase, wrapped)
+    for fault in FAULTS
+    for phase in ("pooled", "connect")
+    for wrapped in (False, True)
+]
+
+
+def _case_name(fault: Fault, phase: str, wrapped: bool) -> str:
+    return f"{fault.value}/{phase}/{'resilient' if wrapped else 'bare'}"
+
+
+def _new_table(server: tuple[str, str, int]) -> str:
+    name = table_name_for(uuid.uuid4().hex[:12])
+    remember_table(MARIADB_URL if server is MARIADB_SERVER else POSTGRES_URL, name)
+    return name
+
+
+def _check(name: str, elapsed: float, bound: float, failures: list[str]) -> None:
+    if elapsed > bound + SLACK:
+        failures.append(f"{name}: {elapsed:.2f} s, over the bound {bound:.2f} s + {SLACK} s")
+
+
+def _run_sync_case(
+    url: str, server: tuple[str, str, int], table: str, tmp: Path, case: tuple[Fault, str, bool]
+) -> str | None:
+    fault, phase, wrapped = case
+    name = _case_name(*case)
+    failures: list[str] = []
+    with FaultProxy(server[1:], delay=SLOW_DELAY) as proxy:  # type: ignore[arg-type]
+        bare = SQLStore(
+            url.format(port=proxy.port), table_name=table, timeout=TIMEOUT, auto_create_schema=False
+        )
+        journal = tmp / f"{uuid.uuid4().hex}.journal"
+        store: Any = resilient(bare, journal, retry=POLICY) if wrapped else bare
+        try:
+            if phase == "pooled":
+                store.set("k", {"n": 1})
+            proxy.set(fault)
+            started = time.monotonic()
+            try:
+                store.get("k")
+            except StoreUnavailable:
+                pass
+            else:
+                failures.append(f"{name}: get answered through {fault.value}")
+            bound = resilient_bound(POLICY, TIMEOUT) if wrapped else TIMEOUT
+            _check(name, time.monotonic() - started, bound, failures)
+            if wrapped:
+                started = time.monotonic()
+                store.set("j", {"journaled": True})  # the journal takes it
+                _check(f"{name} set", time.monotonic() - started, bound, failures)
+            proxy.set(Fault.FORWARD)
+            if phase == "pooled" and not wrapped:
+                # The connection the fault cut was not handed out again: the answer is
+                # this query's, not the rest of an old reply.
+                bare.set("other", {"n": 2})
+                got = (bare.get("k"), bare.get("other"))
+                if got != ({"n": 1}, {"n": 2}):
+                    failures.append(f"{name}: after the fault the store read {got}")
+            if wrapped and store.get("j") != {"journaled": True}:
+                failures.append(f"{name}: the journaled write did not reach the table")
+        except Exception as error:
+            failures.append(f"{name}: {type(error).__name__}: {error}")
+        finally:
+            proxy.set(Fault.FORWARD)
+            store.close()
+    return "; ".join(failures) or None
+
+
+async def _run_async_case(
+    url: str, server: tuple[str, str, int], table: str, tmp: Path, case: tuple[Fault, str, bool]
+) -> str | None:
+    fault, phase, wrapped = case
+    name = _case_name(*case)
+    failures: list[str] = []
+    with FaultProxy(server[1:], delay=SLOW_DELAY) as proxy:  # type: ignore[arg-type]
+        bare = AsyncSQLStore(
+            url.format(port=proxy.port), table_name=table, timeout=TIMEOUT, auto_create_schema=False
+        )
+        journal = tmp / f"{uuid.uuid4().hex}.journal"
+        store: Any = resilient(bare, journal, retry=POLICY) if wrapped else bare
+        try:
+            if phase == "pooled":
+                await store.set("k", {"n": 1})
+            proxy.set(fault)
+            started = time.monotonic()
+            try:
+                await store.get("k")
+            except StoreUnavailable:
+                pass
+            else:
+                failures.append(f"{name}: get answered through {fault.value}")
+            bound = resilient_bound(POLICY, TIMEOUT) if wrapped else TIMEOUT
+            _check(name, time.monotonic() - started, bound, failures)
+            if wrapped:
+                started = time.monotonic()
+                await store.set("j", {"journaled": True})
+                _check(f"{name} set", time.monotonic() - started, bound, failures)
+            proxy.set(Fault.FORWARD)
+            if phase == "pooled" and not wrapped:
+                await bare.set("other", {"n": 2})
+                got = (await bare.get("k"), await bare.get("other"))
+                if got != ({"n": 1}, {"n": 2}):
+                    failures.append(f"{name}: after the fault the store read {got}")
+            if wrapped and await store.get("j") != {"journaled": True}:
+                failures.append(f"{name}: the journaled write did not reach the table")
+        except Exception as error:
+            failures.append(f"{name}: {type(error).__name__}: {error}")
+        finally:
+            proxy.set(Fault.FORWARD)
+            await store.close()
+    return "; ".join(failures) or None
+
+
+def _prepare(flavour: str) -> tuple[str, tuple[str, str, int], bool, str, Callable[[], None]]:
+    url, server, asynchronous = FLAVOURS[flavour]
+    require_server(*server)
+    table = _new_table(server)
+    direct = SQLStore(url.format(port=server[2]), table_name=table)
+    direct.create_schema()
+
+    def drop() -> None:
+        direct.drop_schema()
+        direct.close()
+
+    return url, server, asynchronous, table, drop
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+def test_every_fault_is_store_unavailable_within_the_bound(flavour: str, tmp_path: Path) -> None:
+    url, server, asynchronous, table, drop = _prepare(flavour)
+    try:
+        if asynchronous:
+
+            async def everything() -> list[str | None]:
+                return await asyncio.gather(
+                    *(_run_async_case(url, server, table, tmp_path, case) for case in CASES)
+                )
+
+            results = asyncio.run(everything())
+        else:
+            results = [None] * len(CASES)
+
+            def run(index: int) -> None:
+                results[index] = _run_sync_case(url, server, table, tmp_path, CASES[index])
+
+            threads = [threading.Thread(target=run, args=(i,)) for i in range(len(CASES))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+    finally:
+        drop()
+    failures = [result for result in results if result]
+    assert not failures, "\n".join(failures)
