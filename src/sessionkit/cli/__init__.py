@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
-from ..errors import SessionKitError, StoreUnavailable
+from ..errors import ConfigurationError, SessionKitError, StoreUnavailable
 from ..presets.demo import DEFAULT_DEMO_URL
 from . import read, write
 from ._common import (
@@ -311,6 +311,9 @@ def _run(args: argparse.Namespace) -> int:
         except StoreUnavailable as error:
             say(f"sessionkit: store unavailable: {error}")
             return EXIT_UNAVAILABLE
+        except ConfigurationError as error:
+            say(f"sessionkit: configuration error: {error}")
+            return EXIT_FAILED
         except SessionKitError as error:
             say(f"sessionkit: error: {error}")
             return EXIT_FAILED

@@ -14,11 +14,14 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .._sync.protocol import SessionStore
+from ..errors import ConfigurationError, StoreUnavailable
 from ..observability import Observed
 from ..registry import open_store, redact_url
 
 EXIT_OK = 0
-#: The operation failed: bad URL or option, corrupt value, conflict... (message on stderr).
+#: The operation failed: bad URL or option, a configuration the database refuses (wrong
+#: password, unknown database or role, missing permission or TLS file), corrupt value,
+#: conflict... (message on stderr). Retrying the same command will not help.
 EXIT_FAILED = 1
 #: Bad usage: unknown command or option, missing argument (argparse's own code).
 EXIT_USAGE = 2
@@ -35,7 +38,7 @@ EXIT_BROKEN_PIPE = 141
 
 EXIT_CODES = {
     EXIT_OK: "success",
-    EXIT_FAILED: "the operation failed (message on stderr)",
+    EXIT_FAILED: "the operation failed, or the configuration is wrong (message on stderr)",
     EXIT_USAGE: "bad usage (message and usage on stderr)",
     EXIT_NOT_CONFIRMED: "a purge or delete was not confirmed: nothing deleted",
     EXIT_UNAVAILABLE: "the store is unavailable (or the journal is busy): try again later",
@@ -122,20 +125,27 @@ def open_for(args: argparse.Namespace, *, read_only: bool) -> tuple[SessionStore
 class _SQLLike(Protocol):
     engine: Any
     table: Any
+    timeout: float
 
 
 def _require_table(store: SessionStore, store_url: str) -> None:
-    from sqlalchemy import inspect  # noqa: PLC0415 (only SQL URLs need SQLAlchemy)
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+    # Only SQL URLs need SQLAlchemy.
+    from sqlalchemy import inspect  # noqa: PLC0415
+
+    from ..stores._sql.deadline import DeadlineScope  # noqa: PLC0415
 
     sql: _SQLLike = store  # type: ignore[assignment]
     try:
-        present = inspect(sql.engine).has_table(sql.table.name)
-    except SQLAlchemyError as error:
+        # The store's deadline and error classes: a wrong password or database name is a
+        # ConfigurationError, a server that cannot be reached StoreUnavailable.
+        with DeadlineScope(sql.timeout, sql.table.name):
+            present = inspect(sql.engine).has_table(sql.table.name)
+    except StoreUnavailable as error:
         store.close()
-        from ..errors import StoreUnavailable  # noqa: PLC0415
-
-        raise StoreUnavailable(f"{redact_url(store_url)}: {type(error).__name__}") from error
+        raise StoreUnavailable(f"{redact_url(store_url)}: {error}") from error
+    except ConfigurationError as error:
+        store.close()
+        raise ConfigurationError(f"{redact_url(store_url)}: {error}") from error
     if not present:
         store.close()
         raise NotFound(

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from ...errors import StoreUnavailable
+from ...errors import SessionKitError, StoreUnavailable
 from .errors import MAPPED_ERRORS, AppFunctionError, translate
 
 __all__ = [
@@ -225,7 +225,9 @@ def _convert(deadline: Deadline, error: BaseException | None, table_name: str) -
         return error
     if deadline.expired and not isinstance(error, (KeyboardInterrupt, SystemExit)):
         return deadline.error()
-    if isinstance(error, MAPPED_ERRORS):
+    if isinstance(error, MAPPED_ERRORS) or (
+        isinstance(error, TypeError) and not isinstance(error, SessionKitError)
+    ):  # a TypeError: a URL option the driver's connect() does not take
         return translate(error, table_name)
     return None
 

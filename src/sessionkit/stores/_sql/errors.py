@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from ...errors import ConfigurationError, StoreUnavailable
 __all__ = [
     "MAPPED_ERRORS",
     "AppFunctionError",
+    "configuration_problem",
     "is_already_exists",
     "is_duplicate_key",
     "is_retryable",
@@ -95,8 +97,103 @@ def _is_missing_table(error: BaseException) -> bool:
     )
 
 
+# Refusals that waiting cannot fix: the URL, the credentials, the grants or the TLS files
+# are wrong. What each one says to the operator.
+_AUTHENTICATION = "the database refused the credentials (a wrong password or user name)"
+_UNKNOWN_DATABASE = "no such database on the server"
+_UNKNOWN_ROLE = "no such role (user) on the server"
+_PERMISSION = "the database user lacks a permission the store needs"
+_TLS = "TLS is misconfigured (a certificate or key file, or the server's TLS support)"
+_DRIVER_OPTION = "the driver does not take an option of the URL"
+_PG_CONFIGURATION = {
+    "28P01": _AUTHENTICATION,  # invalid_password
+    "28000": _UNKNOWN_ROLE,  # invalid_authorization_specification (no such role, pg_hba)
+    "3D000": _UNKNOWN_DATABASE,  # invalid_catalog_name
+    "3F000": _UNKNOWN_DATABASE,  # invalid_schema_name
+    "42501": _PERMISSION,  # insufficient_privilege
+}
+_MYSQL_CONFIGURATION = {
+    1044: _PERMISSION,  # ER_DBACCESS_DENIED_ERROR: no grant on the database
+    1045: _AUTHENTICATION,  # ER_ACCESS_DENIED_ERROR
+    1049: _UNKNOWN_DATABASE,  # ER_BAD_DB_ERROR
+    1142: _PERMISSION,  # ER_TABLEACCESS_DENIED_ERROR
+    1143: _PERMISSION,  # ER_COLUMNACCESS_DENIED_ERROR
+    1227: _PERMISSION,  # ER_SPECIFIC_ACCESS_DENIED_ERROR
+    1251: _AUTHENTICATION,  # ER_NOT_SUPPORTED_AUTH_MODE
+    1698: _AUTHENTICATION,  # ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+    1820: _AUTHENTICATION,  # ER_MUST_CHANGE_PASSWORD
+    1862: _AUTHENTICATION,  # ER_MUST_CHANGE_PASSWORD_LOGIN (expired)
+    2026: _TLS,  # CR_SSL_CONNECTION_ERROR
+    3118: _AUTHENTICATION,  # ER_ACCOUNT_HAS_BEEN_LOCKED (MySQL)
+    3159: _TLS,  # ER_SECURE_TRANSPORT_REQUIRED
+    4151: _AUTHENTICATION,  # ER_ACCOUNT_HAS_BEEN_LOCKED (MariaDB)
+}
+# libpq reports a refused connection in words only (psycopg has no SQLSTATE for it).
+_LIBPQ_CONFIGURATION = (
+    ("password authentication failed", _AUTHENTICATION),
+    ("no password supplied", _AUTHENTICATION),
+    ("no pg_hba.conf entry", _AUTHENTICATION),
+    ("permission denied", _PERMISSION),
+    ("ssl was required", _TLS),
+    ("certificate", _TLS),
+    ("private key", _TLS),
+    ("sslmode", _TLS),
+    ("invalid connection option", _DRIVER_OPTION),
+    # SQLite: the file's directory does not exist, or the file or directory is read-only.
+    ("unable to open database file", "the SQLite database file cannot be opened"),
+    ("readonly database", _PERMISSION),
+)
+
+
+def configuration_problem(error: BaseException) -> str | None:
+    """What is misconfigured, when a database or connection error says so; else None."""
+    if isinstance(error, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return f"{_TLS}: a file the URL names cannot be read"  # ssl_ca=, sslrootcert=, ...
+    if isinstance(error, ssl.SSLCertVerificationError) or (
+        isinstance(error, ssl.SSLError) and getattr(error, "library", None) in ("PEM", "X509")
+    ):
+        return _TLS
+    if isinstance(error, ConnectionError) and "rejected ssl upgrade" in str(error).lower():
+        return _TLS  # asyncpg: TLS required, and the server has none
+    if isinstance(error, TypeError) and "unexpected keyword argument" in str(error):
+        return _DRIVER_OPTION
+    if not isinstance(error, sa_exc.DBAPIError):
+        return None
+    original = error.orig if error.orig is not None else error
+    if isinstance(original, BaseException) and original is not error:
+        nested = configuration_problem(original)
+        if nested is not None:
+            return nested
+    codes = _driver_codes(error)
+    # MySQL's error number first: its SQLSTATE (28000 for a wrong password) is coarser.
+    for code in sorted(codes & _MYSQL_CONFIGURATION.keys()):
+        return _MYSQL_CONFIGURATION[code]
+    for code in sorted(codes & _PG_CONFIGURATION.keys()):
+        return _PG_CONFIGURATION[code]
+    message = _message(error)
+    if "does not exist" in message:
+        if 'role "' in message:
+            return _UNKNOWN_ROLE
+        if 'database "' in message:
+            return _UNKNOWN_DATABASE
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)) or (
+        isinstance(error, sa_exc.ProgrammingError) and "connection" in message
+    ):
+        for words, problem in _LIBPQ_CONFIGURATION:
+            if words in message:
+                return problem
+    return None
+
+
 def translate(error: BaseException, table_name: str) -> Exception | None:
     """The sessionkit error for a database or connection error, or None to re-raise it."""
+    problem = configuration_problem(error)
+    if problem is not None:
+        original = getattr(error, "orig", None) or error
+        return ConfigurationError(
+            f"{problem}: {_first_line(original)} (fix the URL, the credentials or the grants: "
+            "retrying will not help)"
+        )
     if isinstance(error, sa_exc.DBAPIError):
         if _driver_codes(error) & _PG_PREPARED_STATEMENT_CLASH:
             return ConfigurationError(
