@@ -228,3 +228,48 @@ def test_every_fault_is_store_unavailable_within_the_bound(flavour: str, tmp_pat
         drop()
     failures = [result for result in results if result]
     assert not failures, "\n".join(failures)
+
+
+# -- the pool: a wait for a free connection is bounded by the deadline ---------------------
+
+POOL_TIMEOUT = 0.5
+POOLED = {
+    "sqlite-sync": ("sqlite", None, False),
+    "postgresql-psycopg-sync": (_PG.format(port=5432), POSTGRES_SERVER, False),
+    "mariadb-pymysql-sync": (_MARIADB.format(port=3306), MARIADB_SERVER, False),
+    "postgresql-asyncpg-async": (_ASYNCPG.format(port=5432), POSTGRES_SERVER, True),
+    "mariadb-asyncmy-async": (_MARIADB.format(port=3306), MARIADB_SERVER, True),
+}
+
+
+@pytest.mark.parametrize("flavour", sorted(POOLED))
+async def test_an_exhausted_pool_is_store_unavailable_within_the_deadline(
+    flavour: str, tmp_path: Path
+) -> None:
+    url, server, asynchronous = POOLED[flavour]
+    if server is None:
+        url, table = f"sqlite:///{tmp_path}/s.db", "sessions"
+    else:
+        require_server(*server)
+        table = _new_table(server)
+    options = {"table_name": table, "timeout": POOL_TIMEOUT, "pool_size": 1, "max_overflow": 0}
+    store: Any = (AsyncSQLStore if asynchronous else SQLStore)(url, **options)
+
+    async def call(result: Any) -> Any:
+        return await result if asynchronous else result
+
+    try:
+        await call(store.set("k", {"n": 1}))
+        held = await call(store.engine.connect())  # the pool's only connection
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable, match="pool"):
+                await call(store.get("k"))
+            elapsed = time.monotonic() - started
+        finally:
+            await call(held.close())
+        assert POOL_TIMEOUT * 0.9 <= elapsed <= POOL_TIMEOUT + SLACK, elapsed
+        assert await call(store.get("k")) == {"n": 1}  # a free connection again
+    finally:
+        await call(store.drop_schema())
+        await call(store.close())

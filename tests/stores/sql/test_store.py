@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -127,11 +128,63 @@ def test_urls_the_store_cannot_serve_are_configuration_errors(url: str) -> None:
         {"lock_timeout": -1},
         {"statement_timeout": float("nan")},
         {"max_attempts": 0},
+        {"timeout": 0},
+        {"timeout": float("inf")},
+        {"pool_timeout": -1},
+        {"pool_size": 0},
+        {"max_overflow": -1},
+        {"pool_size": 2.5},
     ],
 )
 def test_bad_options_are_configuration_errors(options: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         open_store(f"sqlite:///{tmp_path}/s.db", **options)
+
+
+def test_the_defaults_are_the_documented_ones(tmp_path: Path) -> None:
+    # docs/backends/sql.md, "Deadline, pools and errors".
+    with SQLStore(f"sqlite:///{tmp_path}/s.db") as store:
+        assert store.timeout == 5.0
+        pool: Any = store.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (10, 20, 5.0)
+    spec = engine_spec("postgresql://h/db", SQLOptions(), asynchronous=False)
+    assert spec.kwargs["connect_args"]["options"] == (
+        "-c lock_timeout=5000 -c statement_timeout=5000"
+    )
+    spec = engine_spec("mariadb://h/db", SQLOptions(timeout=2), asynchronous=False)
+    assert spec.kwargs["connect_args"]["read_timeout"] == 2
+    assert "max_statement_time=2 " in spec.kwargs["connect_args"]["init_command"]
+
+
+def test_store_options_in_the_url_are_taken_out_of_it(tmp_path: Path) -> None:
+    url = "postgresql://u@h/db?application_name=app&timeout=2&pool_size=3&max_overflow=1"
+    store = SQLStore(url + "&pool_timeout=0.5")
+    assert store.timeout == 2.0
+    pool: Any = store.engine.pool
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 0.5)
+    # The driver's own query options stay in the engine's URL; sessionkit's are gone.
+    assert dict(store.engine.url.query) == {"application_name": "app"}
+    store.close()
+    # An explicit option that agrees with the URL is fine; a step bound never exceeds
+    # the deadline.
+    with SQLStore(f"sqlite:///{tmp_path}/s.db?timeout=1", timeout=1, pool_timeout=30) as store:
+        assert (store.timeout, store.engine.pool._timeout) == (1.0, 1.0)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("query", "options", "message"),
+    [
+        ("?timeout=soon", {}, "timeout='soon' is not a number"),
+        ("?pool_size=1.5", {}, "pool_size='1.5' is not a number"),
+        ("?timeout=2", {"timeout": 3}, "timeout is given twice"),
+        ("?timeout=-1", {}, "timeout must be a positive number"),
+    ],
+)
+def test_bad_url_options_are_configuration_errors(
+    query: str, options: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SQLStore(f"sqlite:///{tmp_path}/s.db{query}", **options)
 
 
 def test_an_engine_of_the_other_mode_is_a_configuration_error(tmp_path: Path) -> None:
@@ -441,6 +494,22 @@ def test_sqlite_waits_for_the_write_lock_then_reports_it_held_too_long(tmp_path:
             with pytest.raises(StoreUnavailable, match="locked"):
                 store.update("k", increment)
             assert store.get("k") == {"n": 0}  # readers are not blocked (WAL)
+            conn.rollback()
+        blocker.dispose()
+        assert store.update("k", increment) == {"n": 1}
+
+
+def test_sqlite_waits_for_the_write_lock_no_longer_than_the_deadline(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    with SQLStore(url, timeout=0.3) as store:  # lock_timeout: the deadline
+        store.set("k", {"n": 0})
+        blocker = sa.create_engine(url)
+        with blocker.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                store.update("k", increment)
+            assert time.monotonic() - started < 0.3 + 0.5
             conn.rollback()
         blocker.dispose()
         assert store.update("k", increment) == {"n": 1}

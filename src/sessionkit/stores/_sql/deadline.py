@@ -117,7 +117,16 @@ def _cut_for(driver_connection: Any) -> _Cut | None:
 class Deadline:
     """When one operation must be over, and the connections it holds until then."""
 
-    __slots__ = ("_cuts", "_done", "_lock", "_on_expire", "expired", "expires", "seconds")
+    __slots__ = (
+        "_cuts",
+        "_done",
+        "_lock",
+        "_on_expire",
+        "_watched",
+        "expired",
+        "expires",
+        "seconds",
+    )
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -127,12 +136,14 @@ class Deadline:
         self._cuts: list[_Cut] = []
         self._lock = threading.Lock()
         self._on_expire: Any = None
+        self._watched = False
 
     def remaining(self) -> float:
         return self.expires - time.monotonic()
 
     def watch(self, driver_connection: Any) -> None:
         """Cut this connection if the deadline passes before the operation ends."""
+        self._watched = True
         cut = _cut_for(driver_connection)
         if cut is None:
             return
@@ -164,6 +175,11 @@ class Deadline:
             cut.release()
 
     def error(self) -> StoreUnavailable:
+        if not self._watched:
+            return StoreUnavailable(
+                f"no connection to the database within the {self.seconds:g} s deadline "
+                "(timeout=): the pool had none free, or opening one took too long"
+            )
         return StoreUnavailable(
             f"the database did not answer within the {self.seconds:g} s deadline "
             "(timeout=); the connection was discarded"

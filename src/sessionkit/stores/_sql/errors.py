@@ -220,7 +220,12 @@ def translate(error: BaseException, table_name: str) -> Exception | None:
         # OperationalError, InterfaceError, InternalError, DatabaseError: the connection
         # or the server failed (refused, dropped, timed out, locked past the bound).
         return StoreUnavailable(f"the database failed: {_first_line(error.orig or error)}")
-    if isinstance(error, (sa_exc.TimeoutError, sa_exc.DisconnectionError)):
+    if isinstance(error, sa_exc.TimeoutError):  # the pool's wait for a free connection
+        return StoreUnavailable(
+            "no free connection in the pool within the deadline: every one is in use "
+            f"(size pool_size + max_overflow; see docs/backends/sql.md): {_first_line(error)}"
+        )
+    if isinstance(error, sa_exc.DisconnectionError):
         return StoreUnavailable(f"the database is unreachable: {error}")
     if isinstance(error, _CONNECTION_ERRORS):
         return StoreUnavailable(f"the database is unreachable: {error!r}")
