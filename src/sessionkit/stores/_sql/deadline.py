@@ -239,7 +239,10 @@ def _convert(deadline: Deadline, error: BaseException | None, table_name: str) -
         return None
     if isinstance(error, AppFunctionError):
         return error
-    if deadline.expired and not isinstance(error, (KeyboardInterrupt, SystemExit)):
+    # Past the deadline, a failure of the database or of the wait for it (a cut socket, a
+    # cancellation) is the deadline's; sessionkit's own errors (a corrupt value) stay.
+    ours = isinstance(error, SessionKitError) and not isinstance(error, StoreUnavailable)
+    if deadline.expired and not ours and not isinstance(error, (KeyboardInterrupt, SystemExit)):
         return deadline.error()
     if isinstance(error, MAPPED_ERRORS) or (
         isinstance(error, TypeError) and not isinstance(error, SessionKitError)
@@ -376,7 +379,7 @@ class AsyncDeadlineScope:
 
 def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     deadline = _current.get()
-    if deadline is None:
+    if deadline is None or deadline._done:  # a task that outlived its operation's scope
         return
     deadline.watch(getattr(dbapi_connection, "driver_connection", dbapi_connection))
 
@@ -406,7 +409,7 @@ def _connect_within_deadline(dialect: Any, record: Any, cargs: Any, cparams: Any
     libpq counts its connect timeout in whole seconds (at least 2), and PyMySQL bounds
     each read of the handshake, not the handshake."""
     deadline = _current.get()
-    if deadline is None:
+    if deadline is None or deadline._done:
         return None
     remaining = deadline.remaining()
     if remaining <= 0:
