@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from sessionkit import StoreUnavailable
 from sessionkit.resilience import RetryPolicy, resilient
@@ -273,3 +274,44 @@ async def test_an_exhausted_pool_is_store_unavailable_within_the_deadline(
     finally:
         await call(store.drop_schema())
         await call(store.close())
+
+
+# -- SQLite: no network, but a statement can still outlast the deadline -----------------
+
+
+def _slow_disk(engine: Any) -> None:
+    """Every SQLite connection of ``engine`` crawls (a progress handler that sleeps), as on
+    a saturated disk: a count over a few thousand rows takes seconds."""
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        raw = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        raw = getattr(raw, "_connection", raw)  # aiosqlite's sqlite3 connection
+        raw.set_progress_handler(lambda: time.sleep(0.002) or 0, 100)
+
+    sa.event.listen(engine, "connect", on_connect)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sqlite3", "aiosqlite"])
+async def test_a_sqlite_statement_past_the_deadline_is_interrupted(
+    asynchronous: bool, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    with SQLStore(url, table_name="sessions") as filler:
+        filler.set_many({f"k{i}": {"i": i} for i in range(5000)})
+    store: Any = (AsyncSQLStore if asynchronous else SQLStore)(
+        url, table_name="sessions", timeout=0.5
+    )
+    _slow_disk(store.engine.sync_engine if asynchronous else store.engine)
+
+    async def call(result: Any) -> Any:
+        return await result if asynchronous else result
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="deadline"):
+            await call(store.count())
+        assert time.monotonic() - started <= 0.5 + SLACK
+    finally:
+        await call(store.close())
+    with SQLStore(url, table_name="sessions") as check:
+        assert check.count() == 5000  # the file is fine
