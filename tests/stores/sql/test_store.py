@@ -165,6 +165,8 @@ def test_store_options_in_the_url_are_taken_out_of_it(tmp_path: Path) -> None:
     # The driver's own query options stay in the engine's URL; sessionkit's are gone.
     assert dict(store.engine.url.query) == {"application_name": "app"}
     store.close()
+    with SQLStore("postgresql://u:p%3Fw%40rd@h/db?timeout=2") as store:
+        assert store.engine.url.password == "p?w@rd"  # an encoded password survives
     # An explicit option that agrees with the URL is fine; a step bound never exceeds
     # the deadline.
     with SQLStore(f"sqlite:///{tmp_path}/s.db?timeout=1", timeout=1, pool_timeout=30) as store:
@@ -178,6 +180,7 @@ def test_store_options_in_the_url_are_taken_out_of_it(tmp_path: Path) -> None:
         ("?pool_size=1.5", {}, "pool_size='1.5' is not a number"),
         ("?timeout=2", {"timeout": 3}, "timeout is given twice"),
         ("?timeout=-1", {}, "timeout must be a positive number"),
+        ("?timeout=1&timeout=2", {}, "timeout is given more than once"),
     ],
 )
 def test_bad_url_options_are_configuration_errors(

@@ -10,7 +10,6 @@ import importlib
 import math
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
 
 import attrs
 import sqlalchemy as sa
@@ -123,28 +122,32 @@ def split_url_options(url: str, options: dict[str, Any]) -> tuple[str, dict[str,
 
     A keyword argument and a URL option for the same setting must agree.
     """
-    base, separator, query = url.partition("?")
-    if not separator:
+    if "?" not in url:
+        return url, options
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        return url, options  # engine_spec names the problem
+    found = [name for name in URL_OPTIONS if name in parsed.query]
+    if not found:
         return url, options
     merged = dict(options)
-    kept: list[tuple[str, str]] = []
-    for name, text in parse_qsl(query, keep_blank_values=True):
-        convert = URL_OPTIONS.get(name)
-        if convert is None:
-            kept.append((name, text))
-            continue
+    for name in found:
+        text = parsed.query[name]
+        if not isinstance(text, str):
+            raise ConfigurationError(f"URL option {name} is given more than once")
         try:
-            value = convert(text)
+            value = URL_OPTIONS[name](text)
         except ValueError:
             raise ConfigurationError(f"URL option {name}={text!r} is not a number") from None
-        if name in merged and merged[name] is not None and merged[name] != value:
+        if merged.get(name) is not None and merged[name] != value:
             raise ConfigurationError(
                 f"{name} is given twice with different values: {merged[name]!r} as an "
                 f"option and {value!r} in the URL"
             )
         merged[name] = value
-    rest = urlencode(kept)
-    return (f"{base}?{rest}" if rest else base), merged
+    rest = parsed.difference_update_query(found)
+    return rest.render_as_string(hide_password=False), merged
 
 
 @attrs.frozen
