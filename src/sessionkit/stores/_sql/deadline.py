@@ -108,10 +108,8 @@ def _cut_for(driver_connection: Any) -> _Cut | None:
         # A duplicate descriptor: the driver closing (and the system reusing) its own
         # number can never make the cut hit another socket.
         return _Cut(socket.socket(fileno=os.dup(fd)))
-    except (OSError, ValueError, AttributeError, sa_exc.SQLAlchemyError):
-        return None
-    except Exception:  # a closed psycopg connection raises its own error for .socket
-        return None
+    except Exception:  # a closed connection (psycopg raises its own error for .socket)
+        return None  # nothing to cut: the operation's cancellation or errors end it
 
 
 class Deadline:
