@@ -220,6 +220,12 @@ class AsyncSQLStore(AsyncStoreBase):
         async with self._operation():
             statements = self._sql.schema_statements(self._engine.dialect)
             async with self._connect() as conn:
+                # MySQL answers CREATE TABLE IF NOT EXISTS on an existing table with a warning,
+                # which asyncmy logs at WARNING (stderr in an app with no logging set up):
+                # look first, so opening an existing table says nothing.
+                exists = self._sql.table_exists()
+                if exists is not None and (await conn.execute(exists)).first() is not None:
+                    statements = statements[1:]  # the CREATE TABLE; the indexes stay
                 for statement in statements:
                     try:
                         await conn.execute(statement)

@@ -268,8 +268,17 @@ class Statements:
 
     # schema
 
+    def table_exists(self) -> sa.TextClause | None:
+        """On MySQL/MariaDB, a query with a row when the table exists (None elsewhere)."""
+        if self.dialect != "mysql":
+            return None
+        return sa.text(
+            "SELECT 1 FROM information_schema.tables"
+            " WHERE table_schema = DATABASE() AND table_name = :name"
+        ).bindparams(name=self.table.name)
+
     def schema_statements(self, dialect: sa.Dialect) -> list[sa.schema.ExecutableDDLElement]:
-        """CREATE TABLE and CREATE INDEX, each skipped when it already exists.
+        """CREATE TABLE (always first) and CREATE INDEX, each skipped when it already exists.
 
         MySQL (not MariaDB) has no CREATE INDEX IF NOT EXISTS: its "duplicate index" error
         is recognised by `is_already_exists` instead.
