@@ -228,8 +228,11 @@ class SessionkitPersistence(BasePersistence[Data, Data, Data]):
     def _prefix(self, kind: str) -> str:
         return f"{KEY_PREFIX}{self.namespace}:{kind}:"
 
+    def _conversation_prefix(self, name: str) -> str:
+        return self._prefix("conversation") + _encode(name) + ":"
+
     def _conversation_key(self, name: str, key: ConversationKey) -> str:
-        prefix = self._prefix("conversation") + _encode(name) + ":"
+        prefix = self._conversation_prefix(name)
         encoded = _encode(_key_json(key))
         if len(prefix) + len(encoded) > MAX_KEY_LENGTH:
             # "#" never comes out of percent-encoding; the full key is kept in the value.
@@ -512,7 +515,7 @@ class SessionkitPersistence(BasePersistence[Data, Data, Data]):
     # -- conversations ----------------------------------------------------------------------
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        prefix = self._prefix("conversation") + _encode(name) + ":"
+        prefix = self._conversation_prefix(name)
         keys = [key async for key in self.store.scan(prefix, batch_size=_LOAD_BATCH)]
         conversations: ConversationDict = {}
         for start in range(0, len(keys), _LOAD_BATCH):
