@@ -110,3 +110,40 @@ async def test_a_ptb_pickle_file_moves_over(tmp_path: Path) -> None:
 
     again = await import_ptb_pickle(file, target, apply=True)
     assert (again.imported, again.already_present, again.skipped) == (0, 5, 1)
+
+
+def test_the_cli_imports_a_pickle_file_dry_run_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from sessionkit.cli import main
+
+    file = tmp_path / "bot.pickle"
+
+    async def write_source() -> None:
+        source = PicklePersistence(file)
+        await source.update_user_data(7, {"seen": {1, 2}})
+        await source.update_conversation("shop", (7, 7), "age")
+        await source.flush()
+
+    asyncio.run(write_source())
+    target = f"sqlite:///{tmp_path}/bot.db"
+    argv = ["import", "ptb-pickle", str(file), "--namespace", "123", "--url", target]
+    assert main(argv) == 0
+    assert "dry run: would import 2 of 2 records" in capsys.readouterr().out
+    assert main([*argv, "--apply"]) == 0
+    assert capsys.readouterr().out.startswith("imported 2 of 2 records")
+    assert main([*argv, "--apply"]) == 0
+    assert "imported 0 of 2 records" in capsys.readouterr().out  # idempotent
+
+    async def read_back() -> dict[int, dict[str, object]]:
+        from sessionkit import open_async_store
+
+        store = open_async_store(target)
+        try:
+            return await SessionkitPersistence(store, namespace="123").get_user_data()
+        finally:
+            await store.close()
+
+    assert asyncio.run(read_back()) == {7: {"seen": {1, 2}}}

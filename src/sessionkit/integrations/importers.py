@@ -171,7 +171,7 @@ async def import_ptb_pickle(
         counts["imported"] += 1
 
     existing_users = await persistence.get_user_data()
-    for user_id, data in (await source.get_user_data()).items():
+    for user_id, data in ((await source.get_user_data()) or {}).items():
         await put(
             f"user_data[{user_id}]",
             user_id in existing_users,
@@ -179,7 +179,7 @@ async def import_ptb_pickle(
             lambda u=user_id, d=data: persistence.update_user_data(u, d),
         )
     existing_chats = await persistence.get_chat_data()
-    for chat_id, data in (await source.get_chat_data()).items():
+    for chat_id, data in ((await source.get_chat_data()) or {}).items():
         await put(
             f"chat_data[{chat_id}]",
             chat_id in existing_chats,
