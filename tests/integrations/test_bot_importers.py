@@ -3,6 +3,7 @@ PicklePersistence; dry run by default, idempotent."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import uuid
@@ -14,7 +15,8 @@ from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from telegram.ext import PicklePersistence
 
-from sessionkit import AsyncMemoryStore
+from sessionkit import AsyncMemoryStore, open_async_store
+from sessionkit.cli import main
 from sessionkit.integrations.aiogram import SessionkitStorage
 from sessionkit.integrations.importers import import_aiogram_redis, import_ptb_pickle
 from sessionkit.integrations.telegram import SessionkitPersistence
@@ -115,10 +117,6 @@ async def test_a_ptb_pickle_file_moves_over(tmp_path: Path) -> None:
 def test_the_cli_imports_a_pickle_file_dry_run_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
-    from sessionkit.cli import main
-
     file = tmp_path / "bot.pickle"
 
     async def write_source() -> None:
@@ -138,8 +136,6 @@ def test_the_cli_imports_a_pickle_file_dry_run_first(
     assert "imported 0 of 2 records" in capsys.readouterr().out  # idempotent
 
     async def read_back() -> dict[int, dict[str, object]]:
-        from sessionkit import open_async_store
-
         store = open_async_store(target)
         try:
             return await SessionkitPersistence(store, namespace="123").get_user_data()
