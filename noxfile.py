@@ -19,6 +19,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def ptb_suite(session: nox.Session) -> None:
+    """python-telegram-bot's own tests/ext/test_basepersistence.py (from its sdist at the
+    installed version, never committed) against SessionkitPersistence on memory, SQLite,
+    Redis and PostgreSQL: scripts/ptb_suite.py."""
+    session.install("-e", ".[all,dev]")
+    session.run("python", "scripts/ptb_suite.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the code, the tests and the scripts."""
     session.install("ruff>=0.5")

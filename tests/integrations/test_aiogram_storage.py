@@ -16,7 +16,6 @@ from sessionkit import (
     AsyncMemoryStore,
     AsyncSessionManager,
     AsyncSessionStore,
-    ConfigurationError,
     FakeClock,
     SerializationError,
     StoreClosed,
@@ -124,8 +123,22 @@ async def test_non_json_data_is_refused_before_writing(storage: SessionkitStorag
     with pytest.raises(SerializationError):
         await storage.set_data(KEY, {"when": object()})
     with pytest.raises(SerializationError):
-        await storage.update_data(KEY, {1: "int keys are not JSON object keys"})
+        await storage.update_data(KEY, {"tags": {"a", "b"}})  # json refuses sets too
+    with pytest.raises(SerializationError):
+        await storage.update_data(KEY, {"big": 2**70})  # beyond the store's 64-bit ints
     assert await storage.get_data(KEY) == {"kept": True}
+
+
+async def test_int_keys_become_strings_as_json_makes_them(storage: SessionkitStorage) -> None:
+    await storage.set_data(KEY, {"cart": {101: 2, 102: (1, 2)}, 7: True})
+    assert await storage.get_data(KEY) == {"cart": {"101": 2, "102": [1, 2]}, "7": True}
+    await storage.update_data(KEY, {7: False, None: 1, 1.5: "x"})
+    assert await storage.get_data(KEY) == {
+        "cart": {"101": 2, "102": [1, 2]},
+        "7": False,
+        "null": 1,
+        "1.5": "x",
+    }
 
 
 @pytest.mark.parametrize(
@@ -176,14 +189,27 @@ async def test_fsm_records_stay_out_of_the_namespaces(storage: SessionkitStorage
     assert [key async for key in storage.store.scan()] == []
 
 
-def test_key_builders_writing_namespace_like_keys_are_refused() -> None:
+async def test_any_key_builder_works_its_keys_encoded_behind_a_tilde() -> None:
     store = AsyncMemoryStore()
-    for builder in [DefaultKeyBuilder(), DefaultKeyBuilder(prefix="aiogram", with_destiny=True)]:
-        with pytest.raises(ConfigurationError, match="~"):
-            SessionkitStorage(store, key_builder=builder)
-        with pytest.raises(ConfigurationError, match="~"):
-            SessionkitEventIsolation(store, key_builder=builder)
-    SessionkitStorage(store, key_builder=DefaultKeyBuilder(prefix="~fsm", with_bot_id=True))
+    odd = StorageKey(bot_id=42, chat_id=-100, user_id=7, destiny="my flow/ñ")
+    cases = [
+        (DefaultKeyBuilder(), KEY, "~fsm:-100:7:data"),
+        (DefaultKeyBuilder(with_destiny=True), odd, "~fsm:-100:7:my%20flow%2F%C3%B1:data"),
+        (DefaultKeyBuilder(prefix="~fsm", with_bot_id=True), KEY, "~fsm:42:-100:7:data"),
+        (
+            DefaultKeyBuilder(prefix="~fsm", with_destiny=True),
+            odd,
+            "~~fsm:-100:7:my%20flow%2F%C3%B1:data",
+        ),
+    ]
+    for builder, key, stored_as in cases:
+        storage = SessionkitStorage(store, key_builder=builder)
+        await storage.set_data(key, {"n": 1})
+        assert await store.get(stored_as) == {"n": 1}, builder
+        assert await storage.get_data(key) == {"n": 1}
+        isolation = SessionkitEventIsolation(store, key_builder=builder)
+        async with isolation.lock(key):
+            assert (await store.get(stored_as.rsplit(":", 1)[0] + ":lock") or {})["owner"]
 
 
 async def test_state_and_data_ttl() -> None:

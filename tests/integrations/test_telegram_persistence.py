@@ -49,16 +49,47 @@ async def test_user_chat_and_bot_data_round_trip(backend_store: AsyncSessionStor
     assert await persistence.get_chat_data() == {}
 
 
-async def test_refresh_leaves_the_newer_in_memory_data_alone(
+async def test_refresh_reads_other_processes_writes_but_keeps_local_changes(
     backend_store: AsyncSessionStore,
 ) -> None:
-    persistence = persistence_on(backend_store)
-    await persistence.update_user_data(7, {"step": 1})
+    here, there = persistence_on(backend_store), persistence_on(backend_store)
+    await here.update_user_data(7, {"step": 1, "name": "Ana", "gone": True})
+    in_memory = (await there.get_user_data())[7]
+    in_memory["name"] = "Bo"  # changed in memory there, not yet handed over
+    await here.update_user_data(7, {"step": 2, "name": "Ana", "cart": [1]})  # "gone" deleted
+    await there.refresh_user_data(7, in_memory)
+    assert in_memory == {"step": 2, "name": "Bo", "cart": [1]}
+
+    await here.update_chat_data(-5, {"title": "x"})
+    chat: dict[object, object] = {}
+    await there.refresh_chat_data(-5, chat)
+    assert chat == {"title": "x"}
+    await here.update_bot_data({"n": 1})
+    bot: dict[object, object] = {}
+    await there.refresh_bot_data(bot)
+    assert bot == {"n": 1}
+
+
+async def test_refresh_false_leaves_the_in_memory_data_alone() -> None:
+    store = AsyncMemoryStore()
+    await persistence_on(store).update_user_data(7, {"step": 1})
+    quiet = SessionkitPersistence(store, namespace="bot1", refresh=False)
     in_memory = {"step": 2}
-    await persistence.refresh_user_data(7, in_memory)
-    await persistence.refresh_chat_data(7, in_memory)
-    await persistence.refresh_bot_data(in_memory)
+    await quiet.refresh_user_data(7, in_memory)
+    await quiet.refresh_chat_data(7, in_memory)
+    await quiet.refresh_bot_data(in_memory)
     assert in_memory == {"step": 2}
+
+
+async def test_concurrent_writers_merge_per_top_level_key(
+    backend_store: AsyncSessionStore,
+) -> None:
+    first, second = persistence_on(backend_store), persistence_on(backend_store)
+    await first.update_user_data(7, {"a": 1, "b": 1})
+    loaded = (await second.get_user_data())[7]
+    await first.update_user_data(7, {"a": 2, "b": 1})
+    await second.update_user_data(7, {**loaded, "b": 2, "c": 3})
+    assert (await persistence_on(backend_store).get_user_data())[7] == {"a": 2, "b": 2, "c": 3}
 
 
 async def test_callback_data_round_trip(backend_store: AsyncSessionStore) -> None:
@@ -102,10 +133,20 @@ async def test_bots_sharing_a_store_are_kept_apart(backend_store: AsyncSessionSt
     assert await second.get_conversations("profile") == {}
 
 
-@pytest.mark.parametrize("interval", [0, -1, math.nan, True, "60"])
-def test_refuses_update_interval_that_is_not_positive(interval: object) -> None:
+@pytest.mark.parametrize("interval", [-1, math.nan, math.inf, True, "60"])
+def test_refuses_update_interval_that_is_not_a_duration(interval: object) -> None:
     with pytest.raises(ValueError, match="update_interval"):
         SessionkitPersistence(AsyncMemoryStore(), update_interval=interval)  # type: ignore[arg-type]
+
+
+def test_update_interval_zero_is_accepted_like_ptb_does() -> None:
+    assert SessionkitPersistence(AsyncMemoryStore(), update_interval=0).update_interval == 0
+
+
+def test_declares_slots() -> None:
+    persistence = SessionkitPersistence(AsyncMemoryStore(), namespace="bot1")
+    assert not hasattr(persistence, "__dict__")
+    assert len(SessionkitPersistence.__slots__) == len(set(SessionkitPersistence.__slots__))
 
 
 def test_namespace_must_be_plain() -> None:

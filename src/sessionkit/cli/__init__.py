@@ -21,7 +21,7 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigurationError, SessionKitError, StoreUnavailable
 from ..presets.demo import DEFAULT_DEMO_URL
-from . import read, write
+from . import importing, read, write
 from ._common import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES,
@@ -298,6 +298,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("journal", metavar="JOURNAL", help="the journal file")
     _json_flag(replay, "print the replay report as JSON")
+
+    importing_parser = _command(
+        commands,
+        "import",
+        importing.import_state,
+        "bring state over from RedisStorage, PicklePersistence or starsessions",
+        "Copy existing bot or web-session state into the store: aiogram RedisStorage keys "
+        "(SOURCE a Redis URL), a python-telegram-bot PicklePersistence file, or a "
+        "starsessions Redis store. A dry run unless --apply; never changes the source; "
+        "records the store already holds are left as they are, so running it again is safe.",
+        examples=[
+            "sessionkit import aiogram-redis redis://localhost:6379/0 --bot-id 123 "
+            "--url sqlite:///bot.db",
+            "sessionkit import ptb-pickle bot.pickle --namespace 123 --url sqlite:///bot.db "
+            "--apply",
+            "sessionkit import starsessions redis://localhost:6379/0 --url redis://new:6379/0",
+        ],
+    )
+    importing.add_arguments(importing_parser)
     return parser
 
 
