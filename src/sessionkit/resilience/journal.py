@@ -321,6 +321,15 @@ class Journal:
         self._cursor_path = cursor_path(self.path)
         self._dead_path = dead_letter_path(self.path)
         self._cursor_fd: int | None = None
+        try:  # check the companion files now, not at the first replay
+            self._cursor_fd = _open_private(self._cursor_path, _CURSOR_FLAGS)
+            if self._dead_path.exists() or self._dead_path.is_symlink():
+                os.close(self._open_dead())
+        except BaseException:
+            os.close(self._fd)
+            if self._cursor_fd is not None:
+                os.close(self._cursor_fd)
+            raise
         self._mutex = threading.Lock()
         self._replay_mutex = threading.Lock()
         self._unreported: list[Damage] = []
@@ -701,9 +710,17 @@ class Journal:
         assert fd is not None
         sequence = self._cursor_sequence + 1
         data = slot_bytes(tag, sequence, offset)
-        _pwrite_all(self.io.pwrite, fd, data, (sequence % 2) * SLOT_SIZE)
-        if self.fsync:
-            self.io.fsync(fd)
+        where = (sequence % 2) * SLOT_SIZE
+        try:
+            _pwrite_all(self.io.pwrite, fd, data, where)
+            if self.fsync:
+                self.io.fsync(fd)
+        except OSError:
+            # Not durable, so not done: blank the slot (the other one keeps the previous
+            # position), in place, so that no later look takes this move as made.
+            with contextlib.suppress(OSError):
+                _pwrite_all(os.pwrite, fd, b"\0" * SLOT_SIZE, where)
+            raise
         self._cursor_sequence = sequence
 
     def mark_applied(self, record: Record, *, lost: bool = False) -> None:
@@ -763,7 +780,7 @@ class Journal:
                 self._mark_done(record, False)
 
     def _open_dead(self) -> int:
-        return _open_private(self._dead_path, _APPEND_FLAGS)
+        return _open_private(dead_letter_path(self.path), _APPEND_FLAGS)
 
     def _write_dead(self, letters: Sequence[DeadLetter], *, skip_op_ids: bool = False) -> None:
         """Append ``letters`` to the dead-letter file (journal lock held)."""
@@ -874,23 +891,23 @@ class Journal:
             if self._done < len(self.records):
                 return False
             if self._damage:
-                self._write_dead(
-                    [
-                        DeadLetter(
-                            uuid.uuid4().hex,
-                            damage.reason,
-                            time.time(),
-                            raw=os.pread(self._fd, damage.length, damage.offset),
-                        )
-                        for damage in self.damage
-                    ]
-                )
+                self._write_dead([self._damaged_letter(damage) for damage in self.damage])
             os.ftruncate(self._fd, 0)
             if self.fsync:
                 self.io.fsync(self._fd)
             self._reset_view()
             self._maybe_pending = False
             return True
+
+    def _damaged_letter(self, damage: Damage) -> DeadLetter:
+        """A damaged line as a dead letter: its bytes, and the record they still spell,
+        if any (an operator may retry that one, vouching for it)."""
+        raw = os.pread(self._fd, damage.length, damage.offset)
+        record: Record | None = None
+        body = raw.rsplit(b" #", 1)[0] if _has_trailer(raw) else raw
+        with contextlib.suppress(ValueError):
+            record = parse_record(json.loads(body))
+        return DeadLetter(uuid.uuid4().hex, damage.reason, time.time(), record, raw)
 
     def close(self) -> None:
         """Close the files. A replay running meanwhile stops at its next journal step with
@@ -904,6 +921,11 @@ class Journal:
             os.close(fd)
             if cursor_fd is not None:
                 os.close(cursor_fd)  # releases the replay's flock too
+
+
+def _has_trailer(line: bytes) -> bool:
+    head, _, tail = line.rpartition(b" #")
+    return bool(head) and len(tail) in (8, 73)
 
 
 def _fsync_directory(directory: Path) -> None:
