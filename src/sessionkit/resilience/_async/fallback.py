@@ -53,7 +53,7 @@ class _Settled(enum.Enum):
 class AsyncWithFallback(AsyncDelegatingStore):
     """Wraps a primary store; while it raises StoreUnavailable, writes go to a journal.
 
-    * Healthy path: every call goes to the primary, after one ``fstat`` of the journal.
+    * Healthy path: every call goes to the primary; the journal costs a flag check.
     * Outage: writes are appended to the JSONL journal at ``journal_path`` (see
       `sessionkit.resilience.journal`) and answered from it; reads of keys the
       journal mentions are answered from it (read-your-writes); see
@@ -75,6 +75,10 @@ class AsyncWithFallback(AsyncDelegatingStore):
     must be the primary's: left out, it is read from the primary (memory, Redis and SQL
     stores, through other wrappers); given, it must agree with what the primary exposes.
     ``codec`` should match the primary's payload limit.
+
+    ``max_records``/``max_bytes`` bound the journal (`JournalFull` beyond them);
+    ``journal_key`` adds an HMAC to every journal line (see `Journal`). A record the
+    primary refuses for good at replay is set aside with `Journal.dead_letter`.
 
     `close` during a replay stops the replay at its next step (it raises
     `StoreClosed`); a record the primary applied meanwhile is
