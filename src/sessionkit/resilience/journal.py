@@ -370,11 +370,10 @@ class Journal:
         local write may have filled it, and otherwise at most every second, for records
         another process appended to a shared journal.
         """
-        if not self._maybe_pending:
-            now = time.monotonic()
-            if now - self._checked_at < _RECHECK_INTERVAL:
-                return False
-            self._checked_at = now
+        now = time.monotonic()
+        if not self._maybe_pending and now - self._checked_at < _RECHECK_INTERVAL:
+            return False
+        self._checked_at = now
         try:
             size = os.fstat(self._fd).st_size
         except OSError as error:
