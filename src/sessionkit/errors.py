@@ -24,6 +24,9 @@ __all__ = [
     "InvalidKey",
     "InvalidPolicy",
     "InvalidTTL",
+    "JournalFull",
+    "JournalUnavailable",
+    "JournalUnsafe",
     "PayloadTooLarge",
     "SerializationError",
     "SessionKitError",
@@ -120,6 +123,43 @@ class BackendError(SessionKitError):
     limit such as a full connection pool. Unlike `StoreUnavailable` the resilience
     wrappers do not retry it, count it or journal the write: it is raised to the caller.
     """
+
+
+class JournalUnavailable(StoreUnavailable):
+    """The fallback journal file cannot be read or written (an I/O error of the local disk).
+
+    A `StoreUnavailable`: the write was not acknowledged and nothing of it was kept. Keys
+    the journal does not hold are still served by the primary.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"the fallback journal {path!r} cannot take the write: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class JournalFull(JournalUnavailable):
+    """The fallback journal refuses a write: it reached ``max_records`` or ``max_bytes``, or
+    the disk is full (``ENOSPC``, ``EDQUOT``). Nothing was written; nothing is dropped.
+
+    ``limit`` is ``"max_records"``, ``"max_bytes"`` or ``"disk"``.
+    """
+
+    def __init__(self, path: str, limit: str, reason: str) -> None:
+        super().__init__(path, reason)
+        self.limit = limit
+
+
+class JournalUnsafe(ConfigurationError):
+    """The fallback journal's path cannot be trusted: a symbolic link, a file owned by
+    another user or readable/writable by group or others, or a directory others can write
+    to without the sticky bit. The message names the file and the fix."""
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        super().__init__(f"unsafe fallback journal file {path!r}: {problem}; {fix}")
+        self.path = path
+        self.problem = problem
+        self.fix = fix
 
 
 class StoreClosed(SessionKitError):

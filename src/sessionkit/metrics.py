@@ -68,6 +68,8 @@ _REPLAY_INTERRUPTED = "sessionkit.fallback.replay_interrupted"
 _REPLAY_CONFLICT = "sessionkit.fallback.replay_conflict"
 _REPLAY_REJECTED = "sessionkit.fallback.replay_rejected"
 _JOURNAL_TORN_RECORD = "sessionkit.fallback.torn_record"
+_JOURNAL_DEAD_LETTER = "sessionkit.fallback.dead_letter"
+_JOURNAL_FULL = "sessionkit.fallback.journal_full"
 
 
 def _prometheus() -> Any:
@@ -142,6 +144,19 @@ class SessionMetrics:
         self.journal_damage = counter(
             "journal_damaged_records", "Unreadable (torn) journal lines skipped."
         )
+        self.journal_dead_letters = counter(
+            "journal_dead_letters", "Journal records (or damaged lines) set aside by a replay."
+        )
+        self.journal_full = counter(
+            "journal_full",
+            "Journal writes refused because the journal or the disk was full, by limit.",
+            ("limit",),
+        )
+        self.journal_fill = gauge(
+            "fallback_journal_fill_ratio",
+            "How full the fallback journal is (0-1, the fuller of max_records and max_bytes),"
+            " as of its last write or replay.",
+        )
         self.swept = counter("swept_entries", "Expired entries reclaimed by sweeps.", ("store",))
         self.purged = counter("purged_entries", "Entries deleted by purge.", ("store", "namespace"))
         self.corrupt = counter(
@@ -166,6 +181,8 @@ class SessionMetrics:
             _REPLAY_CONFLICT: lambda f: self.replayed.labels("conflict").inc(),
             _REPLAY_REJECTED: lambda f: self.replayed.labels("rejected").inc(),
             _JOURNAL_TORN_RECORD: lambda f: self.journal_damage.inc(),
+            _JOURNAL_DEAD_LETTER: lambda f: self.journal_dead_letters.inc(),
+            _JOURNAL_FULL: self._journal_full,
             StoreEvent.SWEPT: lambda f: self.swept.labels(f["store"]).inc(f["removed"]),
             StoreEvent.PURGED: lambda f: self.purged.labels(f["store"], f["namespace"]).inc(
                 f["removed"]
@@ -208,11 +225,19 @@ class SessionMetrics:
     def _journaled(self, fields: dict[str, Any]) -> None:
         self.fallback_writes.labels(fields["operation"]).inc()
         self._set_depth(lambda depth: depth + 1)
+        if "fill" in fields:
+            self.journal_fill.set(fields["fill"])
+
+    def _journal_full(self, fields: dict[str, Any]) -> None:
+        self.journal_full.labels(fields.get("limit", "")).inc()
+        if fields.get("limit") in ("max_records", "max_bytes"):
+            self.journal_fill.set(1.0)
 
     def _recovered(self, fields: dict[str, Any]) -> None:
         # Conflicts and rejections were counted one by one as they happened.
         self.replayed.labels("applied").inc(fields["applied"])
         self._set_depth(lambda depth: 0)  # the journal was truncated
+        self.journal_fill.set(0.0)
 
     def _interrupted(self, fields: dict[str, Any]) -> None:
         self.replayed.labels("applied").inc(fields["applied"])

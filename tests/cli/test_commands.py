@@ -351,6 +351,7 @@ def test_replay_applies_a_journal_by_hand(
         "damaged_lines": 0,
         "completed": True,
         "busy": False,
+        "set_aside": 0,
     }
     assert journal.stat().st_size == 0
     with open_store(populated.url, **populated.options) as store:

@@ -287,17 +287,33 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "replay",
         write.replay,
-        "replay a fallback journal into a store by hand",
+        "replay a fallback journal by hand; show, retry or drop its set-aside records",
         "Apply the records of a fallback journal (written by WithFallback/resilient() "
         "while the store was down) to the store, then empty the journal. Safe to repeat "
-        "and to interrupt: applied records are remembered in JOURNAL.cursor.",
+        "and to interrupt: progress is kept in JOURNAL.cursor. Records the store refused "
+        "for good, and damaged lines, are set aside in JOURNAL.dead: 'show' lists them "
+        "(no store needed), 'retry' puts them back in the journal and replays, 'drop' "
+        "deletes them (asks first). A journal_key is read from $SESSIONKIT_JOURNAL_KEY.",
         examples=[
             "sessionkit replay /var/lib/app/sessions.journal --url redis://localhost:6379/0",
             "sessionkit replay sessions.journal --url sqlite:///sessions.db --json",
+            "sessionkit replay sessions.journal show",
+            "sessionkit replay sessions.journal retry 3f2a... --url redis://localhost:6379/0",
+            "sessionkit replay sessions.journal drop --all --yes",
         ],
     )
     replay.add_argument("journal", metavar="JOURNAL", help="the journal file")
-    _json_flag(replay, "print the replay report as JSON")
+    replay.add_argument(
+        "action",
+        metavar="ACTION",
+        nargs="?",
+        choices=("run", "show", "retry", "drop"),
+        help="run (the default), show, retry or drop set-aside records",
+    )
+    replay.add_argument("ids", metavar="ID", nargs="*", help="dead-letter ids (from show)")
+    replay.add_argument("--all", action="store_true", help="retry or drop every dead letter")
+    _yes_flag(replay)
+    _json_flag(replay, "print the replay report (or, with show, the records) as JSON")
 
     importing_parser = _command(
         commands,

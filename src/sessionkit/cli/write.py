@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..manager import SessionManager
 from ..presets.demo import DEFAULT_DEMO_URL, run_demo
 from ..registry import redact_url
 from ..resilience import WithFallback
+from ..resilience.journal import Journal, read_dead_letters
 from ._common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
@@ -120,19 +122,99 @@ def _journal_records(journal: Path) -> int:
         return sum(1 for _ in lines)
 
 
+#: The environment variable the ``replay`` command reads a ``journal_key`` from.
+JOURNAL_KEY_VARIABLE = "SESSIONKIT_JOURNAL_KEY"
+
+
+def _journal_key() -> str | None:
+    return os.environ.get(JOURNAL_KEY_VARIABLE) or None
+
+
+def _chosen_ids(args: argparse.Namespace) -> list[str] | None:
+    if args.all and args.ids:
+        args.parser.error("--all takes every dead letter: do not combine it with IDs")
+    if not (args.all or args.ids):
+        args.parser.error(f"say which dead letters to {args.action}: ID ... or --all")
+    return None if args.all else list(args.ids)
+
+
+def _show_dead_letters(args: argparse.Namespace, journal: Path) -> int:
+    letters = read_dead_letters(journal, journal_key=_journal_key())
+    if args.json:
+        print_json(
+            [
+                {
+                    "id": letter.id,
+                    "reason": letter.reason,
+                    "set_aside_at": letter.set_aside_at,
+                    "record": None if letter.record is None else letter.record.to_obj(),
+                    "raw": None if letter.raw is None else letter.raw.decode(errors="replace"),
+                }
+                for letter in letters
+            ]
+        )
+        return EXIT_OK
+    if not letters:
+        print(f"no records set aside for {str(journal)!r}")
+        return EXIT_OK
+    for letter in letters:
+        when = datetime.fromtimestamp(letter.set_aside_at, timezone.utc).isoformat(
+            timespec="seconds"
+        )
+        record = letter.record
+        what = "damaged line" if record is None else f"{record.op} {record.key or '(set_many)'}"
+        print(f"{letter.id}  {when}  {what}  {letter.reason}")
+    return EXIT_OK
+
+
+def _drop_dead_letters(args: argparse.Namespace, journal: Path) -> int:
+    ids = _chosen_ids(args)
+    present = read_dead_letters(journal, journal_key=_journal_key())
+    count = len(present) if ids is None else sum(letter.id in ids for letter in present)
+    if not count:
+        say("sessionkit: no such dead letter (sessionkit replay JOURNAL show lists them)")
+        return EXIT_NOT_FOUND
+    refused = refuse_unconfirmed(args, f"{count} set-aside records", str(journal))
+    if refused is not None:
+        return refused
+    owner = Journal(journal, journal_key=_journal_key())
+    try:
+        dropped = owner.drop_dead_letters(ids)
+    finally:
+        owner.close()
+    print(f"dropped {dropped} set-aside records of {str(journal)!r}")
+    return EXIT_OK
+
+
 def replay(args: argparse.Namespace) -> int:
     journal = Path(args.journal)
+    action = args.action or "run"
+    if action == "show":
+        return _show_dead_letters(args, journal)
+    if action == "drop":
+        return _drop_dead_letters(args, journal)
     if not journal.is_file():  # WithFallback would create it: say so instead
         say(f"sessionkit: no journal file at {str(journal)!r}")
         return EXIT_NOT_FOUND
+    ids = _chosen_ids(args) if action == "retry" else None
     _, store = open_for(args, read_only=False)
-    fallback = WithFallback(store, journal, default_ttl=options(args).get("default_ttl"))
-    with (
-        fallback,
-        progress(f"replaying {journal.name}", _journal_records(journal), "records") as bar,
-    ):
-        report = fallback.replay()
-        bar.update(report.applied + report.conflicts + report.rejected)
+    fallback = WithFallback(
+        store,
+        journal,
+        default_ttl=options(args).get("default_ttl"),
+        journal_key=_journal_key(),
+    )
+    with fallback:
+        if action == "retry":
+            moved = fallback.journal.retry_dead_letters(ids)
+            if not moved:
+                say("sessionkit: no such dead letter (sessionkit replay JOURNAL show lists them)")
+                return EXIT_NOT_FOUND
+            say(f"sessionkit: {moved} set-aside records put back in the journal")
+        with progress(f"replaying {journal.name}", _journal_records(journal), "records") as bar:
+            report = fallback.replay()
+            bar.update(report.applied + report.conflicts + report.rejected)
+        dead = len(fallback.journal.dead_letters())
     summary = {
         "applied": report.applied,
         "conflicts": report.conflicts,
@@ -140,6 +222,7 @@ def replay(args: argparse.Namespace) -> int:
         "damaged_lines": len(report.damaged),
         "completed": report.completed,
         "busy": report.busy,
+        "set_aside": dead,
     }
     if args.json:
         print_json(summary)
@@ -157,5 +240,10 @@ def replay(args: argparse.Namespace) -> int:
             f"replayed {report.applied} records into {redact_url(url(args))} "
             f"({report.conflicts} conflicts, {report.rejected} rejected, "
             f"{len(report.damaged)} damaged lines skipped); the journal is now empty"
+        )
+    if dead:
+        say(
+            f"sessionkit: {dead} records are set aside in {journal.name}.dead: "
+            f"sessionkit replay {str(journal)!r} show (then retry or drop)"
         )
     return EXIT_OK

@@ -89,6 +89,9 @@ class ResilienceEvent:
     REPLAY_CONFLICT = "sessionkit.fallback.replay_conflict"
     REPLAY_REJECTED = "sessionkit.fallback.replay_rejected"
     JOURNAL_TORN_RECORD = "sessionkit.fallback.torn_record"
+    JOURNAL_DEAD_LETTER = "sessionkit.fallback.dead_letter"
+    JOURNAL_FULL = "sessionkit.fallback.journal_full"
+    JOURNAL_CURSOR_DAMAGED = "sessionkit.fallback.cursor_damaged"
     #: error: an observer of a resilience wrapper raised; the store call goes on.
     OBSERVER_FAILED = "sessionkit.resilience.observer_failed"
 

@@ -90,7 +90,8 @@ def resilient(
     (`RetryPolicy`), ``fail_max``, ``reset_timeout``, ``fsync``, ``default_ttl``
     (read from the store when it exposes one, as the memory, Redis and SQL stores do;
     otherwise pass the store's), ``clock``, ``codec``, ``breaker_clock``, ``sleep``,
-    ``name``, ``observers``.
+    ``name``, ``observers``, ``max_records``, ``max_bytes``, ``journal_key`` (see
+    docs/resilience.md, "The journal file").
     """
     if inspect.iscoroutinefunction(getattr(type(store), "get", None)):
         return _build_async_stack(store, journal_path, **options)  # type: ignore[arg-type]

@@ -33,6 +33,9 @@ _WARNING_EVENTS = frozenset(
         Event.REPLAY_CONFLICT,
         Event.REPLAY_REJECTED,
         Event.JOURNAL_TORN_RECORD,
+        Event.JOURNAL_DEAD_LETTER,
+        Event.JOURNAL_FULL,
+        Event.JOURNAL_CURSOR_DAMAGED,
     }
 )
 _DEBUG_EVENTS = frozenset({Event.BREAKER_REJECTED, Event.FALLBACK_JOURNALED})

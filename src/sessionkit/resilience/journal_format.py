@@ -1,11 +1,22 @@
-"""The fallback journal's record format: one JSON object per line.
+"""The fallback journal's record format: one JSON object per line, then its checksum.
 
-File format, UTF-8, ``\\n``-terminated lines::
+File format (2), UTF-8, ``\\n``-terminated lines, each ``<json> #<crc32>[ <hmac>]``::
 
-    {"sessionkit_journal":1,"generation":"5c0e..."}                        (header)
-    {"id":"9f1c...","at":1700000000.5,"op":"set","key":"k","value":{...},"expires_at":null}
-    {"id":"...","at":...,"op":"merge","key":"k","value":{patch},"expires_at":null,"keep_expiry":true}
-    {"id":"...","at":...,"op":"delete","key":"k"}
+    {"sessionkit_journal":2,"generation":"5c0e..."} #1a2b3c4d              (header)
+    {"id":"9f1c...","at":1700000000.5,"op":"set","key":"k","value":{...},"expires_at":null} #...
+    {"id":"...","at":...,"op":"merge","key":"k","value":{patch},"keep_expiry":true,...} #...
+    {"id":"...","at":...,"op":"delete","key":"k"} #...
+
+``<crc32>`` is the CRC-32 of the JSON bytes, 8 lowercase hex digits; with a
+``journal_key`` it is followed by ``<hmac>``, the 64-hex-digit HMAC-SHA256 under that key
+of ``<generation>\\n<json>`` (the header's is over ``\\n<json>``), so that a record can
+be neither forged nor copied from another journal generation. A line whose checksum (or,
+with a key, whose HMAC) does not verify is damage: never replayed, set aside.
+
+Format 1 (sessionkit before checksums) is the same without the trailer; such a journal
+is read (its lines unchecked, since they carry nothing to check) and replayed, and the
+next generation after its truncation is format 2. With a ``journal_key``, format-1 lines
+cannot be authenticated and are set aside as damage instead.
 
 ``op`` is one of set, create, merge, delete, touch, set_many (``items`` instead of
 ``key``/``value``). ``expires_at`` is an absolute instant (seconds since the epoch) or
@@ -17,9 +28,12 @@ row. That is what makes a replay safe to restart.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import uuid
+import zlib
 from typing import Any
 
 import attrs
@@ -27,15 +41,20 @@ import attrs
 __all__ = [
     "FORMAT",
     "HEADER_FIELD",
+    "LEGACY_FORMAT",
     "Damage",
     "Record",
     "ReplayReport",
     "compact_json",
     "parse_record",
+    "seal_line",
+    "split_line",
 ]
 
 #: The format number in the header line.
-FORMAT = 1
+FORMAT = 2
+#: The format before checksums: read (and replayed), never written.
+LEGACY_FORMAT = 1
 #: The header line's marker field.
 HEADER_FIELD = "sessionkit_journal"
 _OPS = frozenset({"set", "create", "merge", "delete", "touch", "set_many"})
@@ -47,6 +66,46 @@ _OP_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)
 def compact_json(obj: object) -> bytes:
     """One line's JSON: compact, UTF-8, no NaN."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+_TRAILER = re.compile(rb" #([0-9a-f]{8})(?: ([0-9a-f]{64}))?\Z")
+
+
+def _mac(key: bytes, generation: str, body: bytes) -> str:
+    return hmac.new(key, generation.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+
+
+def seal_line(body: bytes, *, key: bytes | None, generation: str) -> bytes:
+    """``body`` (one JSON object, no newline) with its checksum trailer and newline."""
+    trailer = b" #%08x" % zlib.crc32(body)
+    if key is not None:
+        trailer += b" " + _mac(key, generation, body).encode()
+    return body + trailer + b"\n"
+
+
+def split_line(
+    line: bytes, *, key: bytes | None, generation: str, legacy: bool
+) -> tuple[bytes | None, str]:
+    """The JSON bytes of a line whose trailer verifies, else ``(None, why not)``.
+
+    ``legacy``: the journal is format 1, whose lines carry no trailer (accepted without
+    a key). The JSON itself is not parsed here.
+    """
+    match = _TRAILER.search(line)
+    if match is None:
+        if legacy and key is None:
+            return line, ""
+        return None, "no checksum" if not legacy else "not authenticated (format 1 journal)"
+    body = line[: match.start()]
+    if int(match.group(1), 16) != zlib.crc32(body):
+        return None, "checksum mismatch"
+    if key is not None:
+        mac = match.group(2)
+        if mac is None:
+            return None, "not authenticated (no HMAC)"
+        if not hmac.compare_digest(mac.decode(), _mac(key, generation, body)):
+            return None, "HMAC mismatch (forged, damaged, or another journal_key)"
+    return body, ""
 
 
 @attrs.frozen
@@ -70,6 +129,10 @@ class Record:
         return list(self.items) if self.items is not None else [self.key]
 
     def to_line(self) -> bytes:
+        """The record's JSON and a newline (no checksum: `seal_line` adds it)."""
+        return self.to_json() + b"\n"
+
+    def to_obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = {"id": self.op_id, "at": self.at, "op": self.op}
         if self.op == "set_many":
             obj["items"] = self.items
@@ -81,7 +144,10 @@ class Record:
             obj["expires_at"] = self.expires_at
         if self.keep_expiry:
             obj["keep_expiry"] = True
-        return compact_json(obj) + b"\n"
+        return obj
+
+    def to_json(self) -> bytes:
+        return compact_json(self.to_obj())
 
 
 def _number(value: object) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def make(
 
 def journal_lines(tmp_path: Path) -> list[dict[str, Any]]:
     text = (tmp_path / "journal.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines()]
+    # Each line is ``<json> #<crc32>``: the JSON is everything before the trailer.
+    return [json.loads(line.rsplit(" #", 1)[0]) for line in text.splitlines()]
 
 
 async def test_the_healthy_path_writes_no_journal(tmp_path: Path) -> None:
@@ -341,7 +343,8 @@ async def test_a_record_that_lost_only_its_newline_stays_torn(tmp_path: Path) ->
     backend, store, recorder = make(tmp_path)
     backend.down = True
     await store.set("a", {"n": 1})
-    whole = b'{"id":"x1","at":1.0,"op":"set","key":"b","value":{"n":2},"expires_at":null}'
+    body = b'{"id":"x1","at":1.0,"op":"set","key":"b","value":{"n":2},"expires_at":null}'
+    whole = body + b" #%08x" % zlib.crc32(body)  # a valid checksum: only the newline is lost
     with (tmp_path / "journal.jsonl").open("ab") as file:
         file.write(whole)  # a complete record whose writer died before the newline
     assert await store.get("a") == {"n": 1}  # seen, and reported, as torn

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,8 @@ def make(
 
 def journal_lines(tmp_path: Path) -> list[dict[str, Any]]:
     text = (tmp_path / "journal.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines()]
+    # Each line is ``<json> #<crc32>``: the JSON is everything before the trailer.
+    return [json.loads(line.rsplit(" #", 1)[0]) for line in text.splitlines()]
 
 
 def test_the_healthy_path_writes_no_journal(tmp_path: Path) -> None:
@@ -342,7 +344,8 @@ def test_a_record_that_lost_only_its_newline_stays_torn(tmp_path: Path) -> None:
     backend, store, recorder = make(tmp_path)
     backend.down = True
     store.set("a", {"n": 1})
-    whole = b'{"id":"x1","at":1.0,"op":"set","key":"b","value":{"n":2},"expires_at":null}'
+    body = b'{"id":"x1","at":1.0,"op":"set","key":"b","value":{"n":2},"expires_at":null}'
+    whole = body + b" #%08x" % zlib.crc32(body)  # a valid checksum: only the newline is lost
     with (tmp_path / "journal.jsonl").open("ab") as file:
         file.write(whole)  # a complete record whose writer died before the newline
     assert store.get("a") == {"n": 1}  # seen, and reported, as torn

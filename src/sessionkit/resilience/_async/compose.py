@@ -12,6 +12,7 @@ from ...codec import JSONCodec, default_codec
 from ...entry import TTL
 from .._types import AsyncSleep
 from ..events import Emitter, ResilienceObserver
+from ..journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS
 from ..retry_policy import RetryPolicy
 from .breaker import AsyncCircuitBreaking
 from .fallback import AsyncWithFallback
@@ -35,6 +36,9 @@ def build_stack(
     sleep: AsyncSleep = asyncio.sleep,
     name: str = "sessionkit",
     observers: Iterable[ResilienceObserver] = (),
+    max_records: int = DEFAULT_MAX_RECORDS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    journal_key: bytes | str | None = None,
 ) -> AsyncWithFallback:
     """``AsyncWithFallback(AsyncCircuitBreaking(AsyncRetryingStore(store)))``, one emitter."""
     emitter = Emitter(observers)
@@ -55,4 +59,7 @@ def build_stack(
         clock=clock,
         codec=codec,
         emitter=emitter,
+        max_records=max_records,
+        max_bytes=max_bytes,
+        journal_key=journal_key,
     )

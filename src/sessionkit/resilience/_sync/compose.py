@@ -13,6 +13,7 @@ from ...codec import JSONCodec, default_codec
 from ...entry import TTL
 from .._types import Sleep
 from ..events import Emitter, ResilienceObserver
+from ..journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS
 from ..retry_policy import RetryPolicy
 from .breaker import CircuitBreaking
 from .fallback import WithFallback
@@ -36,6 +37,9 @@ def build_stack(
     sleep: Sleep = time.sleep,
     name: str = "sessionkit",
     observers: Iterable[ResilienceObserver] = (),
+    max_records: int = DEFAULT_MAX_RECORDS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    journal_key: bytes | str | None = None,
 ) -> WithFallback:
     """``WithFallback(CircuitBreaking(RetryingStore(store)))``, one emitter."""
     emitter = Emitter(observers)
@@ -56,4 +60,7 @@ def build_stack(
         clock=clock,
         codec=codec,
         emitter=emitter,
+        max_records=max_records,
+        max_bytes=max_bytes,
+        journal_key=journal_key,
     )

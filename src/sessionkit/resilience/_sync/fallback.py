@@ -17,13 +17,14 @@ from ...errors import (
     ConfigurationError,
     CorruptValue,
     InvalidKey,
+    JournalUnavailable,
     SerializationError,
     StoreUnavailable,
 )
 from ...keys import validate_key, validate_prefix
 from .._types import Operation
 from ..events import Emitter, Event, ResilienceObserver, key_digest
-from ..journal import Journal
+from ..journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, Journal
 from ..journal_format import Record, ReplayReport
 from ..outage import UNKNOWN_TTL, Decision, KeyView, OutageRules, Overlay, primary_default_ttl
 
@@ -33,7 +34,12 @@ _T = TypeVar("_T")
 
 #: Errors that condemn one record, not the replay: it is skipped and reported. Anything
 #: else (StoreUnavailable, StoreClosed, a bug) stops the replay and keeps the journal.
-_REFUSALS = (SerializationError, InvalidKey, InvalidTTL, CorruptValue)
+#: The record is set aside in the dead-letter file (`Journal.dead_letter`). OverflowError:
+#: a store that cannot represent the record's expiry (it never gets better by waiting).
+_REFUSALS = (SerializationError, InvalidKey, InvalidTTL, CorruptValue, OverflowError)
+
+#: Records fetched from the journal per step of a replay.
+_REPLAY_CHUNK = 500
 
 #: A replay keeps going while writers append; after this many rounds it yields.
 _MAX_REPLAY_ROUNDS = 50
@@ -48,7 +54,7 @@ class _Settled(enum.Enum):
 class WithFallback(DelegatingStore):
     """Wraps a primary store; while it raises StoreUnavailable, writes go to a journal.
 
-    * Healthy path: every call goes to the primary, after one ``fstat`` of the journal.
+    * Healthy path: every call goes to the primary; the journal costs a flag check.
     * Outage: writes are appended to the JSONL journal at ``journal_path`` (see
       `sessionkit.resilience.journal`) and answered from it; reads of keys the
       journal mentions are answered from it (read-your-writes); see
@@ -71,6 +77,10 @@ class WithFallback(DelegatingStore):
     stores, through other wrappers); given, it must agree with what the primary exposes.
     ``codec`` should match the primary's payload limit.
 
+    ``max_records``/``max_bytes`` bound the journal (`JournalFull` beyond them);
+    ``journal_key`` adds an HMAC to every journal line (see `Journal`). A record the
+    primary refuses for good at replay is set aside with `Journal.dead_letter`.
+
     `close` during a replay stops the replay at its next step (it raises
     `StoreClosed`); a record the primary applied meanwhile is
     re-applied by the next replay, which every record allows.
@@ -87,6 +97,9 @@ class WithFallback(DelegatingStore):
         codec: JSONCodec = default_codec,
         observers: Iterable[ResilienceObserver] = (),
         emitter: Emitter | None = None,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        journal_key: bytes | str | None = None,
     ) -> None:
         super().__init__(primary)
         self._primary = primary
@@ -103,8 +116,15 @@ class WithFallback(DelegatingStore):
             default_seconds = exposed
         self._rules = OutageRules(codec, default_seconds)
         self.journal = Journal(
-            journal_path, fsync=fsync, default_ttl=default_seconds, emitter=self._emitter
+            journal_path,
+            fsync=fsync,
+            default_ttl=default_seconds,
+            emitter=self._emitter,
+            max_records=max_records,
+            max_bytes=max_bytes,
+            journal_key=journal_key,
         )
+        self._refusal = ""
 
     # -- the machinery ----------------------------------------------------------------------
 
@@ -119,16 +139,24 @@ class WithFallback(DelegatingStore):
         applied = conflicts = rejected = 0
         damaged = journal.damage
         try:
-            for _ in range(_MAX_REPLAY_ROUNDS):
-                batch = journal.unapplied()
+            rounds = chunks = 0
+            while rounds < _MAX_REPLAY_ROUNDS:
+                batch = journal.unapplied(_REPLAY_CHUNK)
                 damaged = journal.damage
                 for record in batch:
                     self._check_open()  # closed meanwhile: stop before touching the primary
                     outcome = self._apply(record)
-                    journal.mark_applied(record, lost=outcome == "lost")
+                    if outcome == "rejected":  # set aside with its reason; the replay goes on
+                        journal.dead_letter(record, self._refusal)
+                    else:
+                        journal.mark_applied(record, lost=outcome == "lost")
                     applied += outcome == "applied"
                     conflicts += outcome in ("conflict", "lost")
                     rejected += outcome == "rejected"
+                chunks += 1
+                if len(batch) == _REPLAY_CHUNK and chunks < 20 * _MAX_REPLAY_ROUNDS:
+                    continue  # more records: fetch the next chunk before trying to finish
+                rounds += 1
                 if journal.finish():
                     report = ReplayReport(applied, conflicts, rejected, damaged, completed=True)
                     self._emitter.emit(
@@ -142,6 +170,11 @@ class WithFallback(DelegatingStore):
                     return report
             # Writers kept appending faster than the replay applied: the primary answers,
             # so report it as busy rather than down; the next call continues.
+            return ReplayReport(applied, conflicts, rejected, damaged, busy=True)
+        except JournalUnavailable:
+            # The journal's file failed (disk full, I/O error), not the primary: report it
+            # as busy, so that keys the journal does not hold are still served by the
+            # primary; the records stay for a later replay.
             return ReplayReport(applied, conflicts, rejected, damaged, busy=True)
         except StoreUnavailable as error:
             if applied:
@@ -193,6 +226,7 @@ class WithFallback(DelegatingStore):
                     self._conflict(record, key)
                     return "lost"
         except _REFUSALS as error:  # the primary refuses this record: skip it, do not block
+            self._refusal = f"{type(error).__name__}: {error}"
             self._emitter.emit(
                 Event.REPLAY_REJECTED,
                 op_id=record.op_id,
@@ -224,7 +258,12 @@ class WithFallback(DelegatingStore):
                 error=None if error is None else type(error).__name__,
             )
         result = self.journal.transact(lambda overlay: decide(overlay, self._clock.now()))
-        self._emitter.emit(Event.FALLBACK_JOURNALED, operation=operation, key=key_digest(key))
+        self._emitter.emit(
+            Event.FALLBACK_JOURNALED,
+            operation=operation,
+            key=key_digest(key),
+            fill=round(self.journal.fill_level.ratio, 6),
+        )
         return result
 
     def _write(
@@ -236,8 +275,15 @@ class WithFallback(DelegatingStore):
     ) -> _T:
         """The primary if it can take the write in order, else the journal."""
         self._check_open()
-        if self.journal.pending() and self._settle() is not _Settled.CLEAR:
-            return self._journaled(operation, key, decision(), None)
+        if self.journal.pending():
+            state = self._settle()
+            # BUSY (the primary answers; another replay runs, or the journal's file
+            # failed): a key the journal does not mention goes to the primary, which
+            # reorders nothing; set_many is journaled (its keys are checked as one).
+            if state is _Settled.DOWN or (
+                state is _Settled.BUSY and (operation == "set_many" or self._mentions(key))
+            ):
+                return self._journaled(operation, key, decision(), None)
         try:
             return call()
         except StoreUnavailable as error:
