@@ -38,7 +38,7 @@ from .._redis.pools import (
 )
 from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
 from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
-from .._redis.urls import checked_url, parse_multi_host_url
+from .._redis.urls import check_tls_files, checked_url, parse_multi_host_url
 
 __all__ = ["AsyncRedisStore"]
 
@@ -111,6 +111,7 @@ class AsyncRedisStore(AsyncStoreBase):
         self._gate = AsyncGate(None, DEFAULT_TIMEOUT)
         if url is not None:
             url, (deadline, pool_size) = store_options(url, timeout, max_connections)
+            check_tls_files(url, client_options or {})
             self._url = url
             self._settings = {
                 "socket_timeout": deadline if socket_timeout is None else socket_timeout,
@@ -228,11 +229,12 @@ class AsyncRedisStore(AsyncStoreBase):
                 )
             if self._url is not None and not self._binding.first_use:
                 # A new loop (a second asyncio.run()): the old loop's connections cannot
-                # be used or closed here, so the store starts over with a new client.
-                stale = self._owned
-                self._owned = []
-                for client in stale:
-                    abandon(client)
+                # be used or closed here, so the store starts over with a new client. (A
+                # loop that is only stopped keeps its client: it may run again and close it.)
+                stale, self._owned = self._owned, []
+                if self._binding.previous_closed():
+                    for client in stale:
+                        abandon(client)
                 self._use(self._connect())
             elif self._url is None and bound_to_closed_loop(self._client):
                 raise ConfigurationError(

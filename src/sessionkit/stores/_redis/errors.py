@@ -65,6 +65,11 @@ _TRANSIENT_CLASSES = (ReadOnlyError, TryAgainError, ClusterError, AskError, OutO
 _POOL_TIMEOUT_MESSAGE = "No connection available."
 
 
+# A TLS handshake that no retry can fix: the certificate is not trusted (wrong or no CA),
+# or one end speaks TLS and the other does not.
+_TLS_REFUSED = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "certificate verify failed")
+
+
 # What a server with requirepass (or ACL users) answers a client that sent no password:
 # RESP3's HELLO, RESP2's NOAUTH. And what it answers a wrong one.
 _NO_PASSWORD_GIVEN = (
@@ -113,6 +118,11 @@ def store_error(
             "Redis is unavailable: every connection of the client's pool stayed in use "
             "(max_connections) for the whole timeout: raise max_connections or timeout, "
             "or make fewer concurrent calls"
+        )
+    if isinstance(error, ConnectionError) and any(text in message for text in _TLS_REFUSED):
+        return ConfigurationError(
+            f"Redis TLS failed, which waiting will not fix: check the certificate options "
+            f"(client_options ssl_ca_certs=..., or rediss:// for a TLS port): {message}"
         )
     if isinstance(error, (ConnectionError, TimeoutError)):  # BusyLoadingError is one too
         return StoreUnavailable(f"Redis is unavailable: {type(error).__name__}: {message}")

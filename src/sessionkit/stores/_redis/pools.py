@@ -214,6 +214,9 @@ class AsyncLoopBinding:
     def previous_still_running(self) -> bool:
         return self.loop is not None and not self.loop.is_closed() and self.loop.is_running()
 
+    def previous_closed(self) -> bool:
+        return self.loop is not None and self.loop.is_closed()
+
     @property
     def first_use(self) -> bool:
         return self.loop is None
@@ -234,6 +237,9 @@ class LoopBinding:
     def previous_still_running(self) -> bool:
         return False
 
+    def previous_closed(self) -> bool:
+        return False
+
     def record(self) -> None:
         return None
 
@@ -245,8 +251,9 @@ def _connections(client: Any) -> Iterator[Any]:
         yield from list(getattr(pool, "_available_connections", ()))
         yield from list(getattr(pool, "_in_use_connections", ()))
     manager = getattr(client, "nodes_manager", None)
-    for node in list(getattr(manager, "nodes_cache", {}).values()):
-        yield from list(getattr(node, "_connections", ()))
+    for nodes in ("nodes_cache", "startup_nodes"):
+        for node in list(getattr(manager, nodes, {}).values()):
+            yield from list(getattr(node, "_connections", ()))
 
 
 def bound_to_closed_loop(client: Any) -> bool:
@@ -259,11 +266,29 @@ def bound_to_closed_loop(client: Any) -> bool:
 
 
 def abandon(client: Any) -> None:
-    """Let go of a client whose event loop is closed: it cannot be closed the asyncio way
-    (that needs its loop), so its sockets are shut down and left to be collected."""
+    """Let go of a client whose event loop is closed.
+
+    It cannot be closed the asyncio way (that schedules work on its loop), so each
+    connection's socket is closed directly, and its transport and redis-py connection are
+    marked closed so that nothing warns about them later. asyncio's own transports keep
+    the socket as ``_sock`` (TLS ones wrap such a transport); a transport of another shape
+    is left to the garbage collector.
+    """
     for connection in _connections(client):
-        transport = getattr(getattr(connection, "_writer", None), "transport", None)
-        sock = None if transport is None else transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        writer = getattr(connection, "_writer", None)
+        transport = getattr(writer, "transport", None)
+        inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
+        for each in (transport, inner):
+            sock = getattr(each, "_sock", None)
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.close()
+                each._sock = None  # type: ignore[union-attr]
+            if isinstance(getattr(each, "_closing", None), bool):
+                each._closing = True  # type: ignore[union-attr]
+        if isinstance(getattr(transport, "_closed", None), bool):
+            transport._closed = True  # type: ignore[union-attr]
+        if writer is not None:
+            connection._writer = connection._reader = None
+    if getattr(client, "_initialize", None) is False:
+        client._initialize = True  # a cluster client: as after its aclose()

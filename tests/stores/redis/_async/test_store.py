@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import redis
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 
 import sessionkit
 from sessionkit import (

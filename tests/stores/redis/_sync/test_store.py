@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import redis
-from redis import BlockingConnectionPool, ConnectionPool, Redis
+from redis import ConnectionPool, Redis
 
 import sessionkit
 from sessionkit import (
