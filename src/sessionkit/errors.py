@@ -119,9 +119,10 @@ class CircuitOpen(StoreUnavailable):
 class BackendError(SessionKitError):
     """The backend answered, with an error that retrying the same call will not fix.
 
-    A command or script the server rejects (``ERR ...``), a protocol error, or a client-side
-    limit such as a full connection pool. Unlike `StoreUnavailable` the resilience
-    wrappers do not retry it, count it or journal the write: it is raised to the caller.
+    A command or script the server rejects (``ERR ...``) or a protocol error. (A full
+    connection pool is `StoreUnavailable`: waiting fixes it.) Unlike `StoreUnavailable`
+    the resilience wrappers do not retry it, count it or journal the write: it is raised
+    to the caller.
     """
 
 

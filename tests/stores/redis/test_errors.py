@@ -1,8 +1,8 @@
 """How redis-py's exceptions become sessionkit's: only faults that may pass on their own
 are StoreUnavailable (retried, counted by the breaker, journaled by the fallback).
 
-The table is docs/backends/redis.md's; the real-server cases (an unknown command, OOM, a
-full pool) are in tests/stores/redis/_async/test_store.py.
+The table is docs/backends/redis.md's; the real-server cases (an unknown command, OOM) are
+in tests/stores/redis/_async/test_store.py, a full pool and dead servers in tests/faults/.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ TRANSIENT = [
     rx.ResponseError("OOM command not allowed when used memory > 'maxmemory'. script: x"),
     rx.SlotNotCoveredError("Command # 1 (GET k) requires a slot that no node serves"),
     rx.RedisClusterException("Redis Cluster cannot be connected."),
+    rx.MaxConnectionsError("Too many connections"),  # a full pool: waiting can fix it
+    rx.ConnectionError("No connection available."),  # a blocking pool's wait timed out
 ]
 
 DETERMINISTIC = [
@@ -41,8 +43,6 @@ DETERMINISTIC = [
     rx.ClusterCrossSlotError("Keys in request don't hash to the same slot"),
     rx.DataError("Invalid input of type: 'dict'."),
     rx.InvalidResponse("Protocol Error: b'H'"),
-    rx.MaxConnectionsError("Too many connections"),  # a full pool: not an outage
-    rx.ConnectionError("No connection available."),  # a blocking pool's wait timed out
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 
 from ..._async.base import AsyncStoreBase
@@ -27,9 +27,18 @@ from ...keys import validate_key, validate_keys, validate_prefix
 from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
 from .._redis.errors import REDIS_ERRORS, store_error
 from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key
+from .._redis.pools import (
+    DEFAULT_TIMEOUT,
+    AsyncGate,
+    AsyncLoopBinding,
+    abandon,
+    bound_to_closed_loop,
+    cluster_pool_settings,
+    store_options,
+)
 from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
 from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
-from .._redis.urls import checked_url, parse_multi_host_url
+from .._redis.urls import check_tls_files, checked_url, parse_multi_host_url
 
 __all__ = ["AsyncRedisStore"]
 
@@ -42,6 +51,11 @@ _Sentinel: Any = Sentinel
 _SET_MANY_CHUNK = 500
 
 
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's Sentinel pool (connections go to the current master) with the blocking
+    pool's wait for a free connection: redis-py has the two, not the pair."""
+
+
 class AsyncRedisStore(AsyncStoreBase):
     """Sessions in Redis, with native expiry and atomic ``update``/``merge``.
 
@@ -51,6 +65,13 @@ class AsyncRedisStore(AsyncStoreBase):
 
     ``prefix`` is put before every key. ``update`` is an optimistic compare-and-set that
     tries ``update_attempts`` times before `ConflictError`.
+
+    ``timeout`` (default 5 s, or ``?timeout=`` in the URL) bounds each wait of an
+    operation: connecting, waiting for a free pooled connection and each reply; a server
+    that does not answer within it is `StoreUnavailable`. ``max_connections`` (default 50,
+    or ``?max_connections=``) is the pool size per server; a call that finds every
+    connection busy waits for one, within ``timeout``. ``socket_timeout`` and
+    ``socket_connect_timeout`` override ``timeout`` for the reply and the connect alone.
     redis-py's own retries are off in the clients this store creates: the resilience layer
     is the one place that retries (see docs/backends/redis.md).
     """
@@ -64,9 +85,10 @@ class AsyncRedisStore(AsyncStoreBase):
         codec: JSONCodec = default_codec,
         default_ttl: TTL | None = None,
         update_attempts: int = 100,
-        socket_timeout: float = 5.0,
-        socket_connect_timeout: float = 5.0,
+        timeout: float | None = None,
         max_connections: int | None = None,
+        socket_timeout: float | None = None,
+        socket_connect_timeout: float | None = None,
         client_options: Mapping[str, Any] | None = None,
         close_client: bool | None = None,
     ) -> None:
@@ -83,19 +105,33 @@ class AsyncRedisStore(AsyncStoreBase):
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
         self._update_attempts = update_attempts
         self._owned: list[Any] = []  # clients this store made, closed by close()
+        self._url: str | None = None
+        self._settings: dict[str, Any] = {}
+        self._binding = AsyncLoopBinding()
+        self._gate = AsyncGate(None, DEFAULT_TIMEOUT)
         if url is not None:
-            settings = {
-                "socket_timeout": socket_timeout,
-                "socket_connect_timeout": socket_connect_timeout,
-                "max_connections": max_connections,
+            url, (deadline, pool_size) = store_options(url, timeout, max_connections)
+            check_tls_files(url, client_options or {})
+            self._url = url
+            self._settings = {
+                "socket_timeout": deadline if socket_timeout is None else socket_timeout,
+                "socket_connect_timeout": (
+                    deadline if socket_connect_timeout is None else socket_connect_timeout
+                ),
                 **(client_options or {}),
             }
-            client = self._connect(url, settings)
+            self._deadline, self._pool_size = deadline, pool_size
+            client = self._connect()
         elif close_client:
             self._owned.append(client)
         assert client is not None
+        self._use(client)
+
+    def _use(self, client: Any) -> None:
         self._client: Any = client  # redis-py's typing of command results is too loose
         self._cluster = isinstance(client, RedisCluster)
+        if self._cluster and self._url is not None:
+            self._gate = AsyncGate(self._pool_size, self._deadline)
         # redis-py Script objects: EVALSHA, and on NOSCRIPT (first use on a server, a
         # SCRIPT FLUSH, a restart, a failover) SCRIPT LOAD and EVALSHA again.
         self._scripts = {name: client.register_script(s.source) for name, s in SCRIPTS.items()}
@@ -112,29 +148,29 @@ class AsyncRedisStore(AsyncStoreBase):
         """Open a store for ``url``; ``options`` are the constructor's keyword arguments."""
         return cls(url=url, **options)
 
-    def _connect(self, url: str, settings: dict[str, Any]) -> Redis | RedisCluster:
+    def _connect(self) -> Redis | RedisCluster:
+        assert self._url is not None
+        settings = dict(self._settings)
         # One retry layer: redis-py must not retry underneath the resilience wrappers.
         settings.setdefault("retry", Retry(NoBackoff(), 0))
-        if settings["max_connections"] is None:
-            del settings["max_connections"]
-        scheme, url = checked_url(url)
+        deadline, pool_size = self._deadline, self._pool_size
+        scheme, url = checked_url(self._url)
+        owned: list[Any] = []
         try:
-            if scheme in ("redis", "rediss", "unix") and "max_connections" in settings:
-                # A bounded pool makes callers wait (up to the connect timeout) for a free
+            if scheme in ("redis", "rediss", "unix"):
+                # A pool that makes callers wait (within the deadline) for a free
                 # connection instead of failing at once: a burst is not an outage.
                 pool = BlockingConnectionPool.from_url(
-                    url, timeout=settings["socket_connect_timeout"], **settings
+                    url, max_connections=pool_size, timeout=deadline, **settings
                 )
                 client: Redis | RedisCluster = Redis.from_pool(pool)
-            elif scheme in ("redis", "rediss", "unix"):
-                client = Redis.from_url(url, **settings)
             elif scheme == "redis+cluster":
                 parsed = parse_multi_host_url(url)
+                nodes = cluster_pool_settings(
+                    RedisCluster, _ClusterNode, parsed.hosts, pool_size, deadline
+                )
                 client = RedisCluster(
-                    startup_nodes=[_ClusterNode(host, port) for host, port in parsed.hosts],
-                    username=parsed.username,
-                    password=parsed.password,
-                    **settings,
+                    username=parsed.username, password=parsed.password, **nodes, **settings
                 )
             else:  # redis+sentinel (checked_url let no other scheme through)
                 parsed = parse_multi_host_url(url)
@@ -146,10 +182,13 @@ class AsyncRedisStore(AsyncStoreBase):
                     "password": parsed.query.get("sentinel_password"),
                 }
                 sentinel = _Sentinel(list(parsed.hosts), sentinel_kwargs=sentinel_settings)
-                self._owned.extend(sentinel.sentinels)
+                owned.extend(sentinel.sentinels)
                 assert parsed.service_name is not None
                 client = sentinel.master_for(
                     parsed.service_name,
+                    connection_pool_class=_BlockingSentinelPool,
+                    max_connections=pool_size,
+                    timeout=deadline,
                     db=parsed.db,
                     username=parsed.username,
                     password=parsed.password,
@@ -159,7 +198,7 @@ class AsyncRedisStore(AsyncStoreBase):
             raise store_error(error) from error
         except (TypeError, ValueError) as error:
             raise ConfigurationError(f"bad Redis URL or option: {error}") from error
-        self._owned.insert(0, client)
+        self._owned[:0] = [client, *owned]
         return client
 
     @property
@@ -179,12 +218,38 @@ class AsyncRedisStore(AsyncStoreBase):
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _initialize(self) -> None:
-        try:
-            await self._client.initialize()
-        except REDIS_ERRORS as error:
-            raise store_error(error) from error
-        self._needs_initialize = False
+    async def _prepare(self) -> None:
+        """Before the first command, and under a new event loop: a client for this loop,
+        a cluster's topology discovered once."""
+        if self._binding.moved():
+            if self._binding.previous_still_running():
+                raise ConfigurationError(
+                    "this AsyncRedisStore is in use in another running event loop: a store "
+                    "(like a redis.asyncio client) serves one event loop at a time"
+                )
+            if self._url is not None and not self._binding.first_use:
+                # A new loop (a second asyncio.run()): the old loop's connections cannot
+                # be used or closed here, so the store starts over with a new client. (A
+                # loop that is only stopped keeps its client: it may run again and close it.)
+                stale, self._owned = self._owned, []
+                if self._binding.previous_closed():
+                    for client in stale:
+                        abandon(client)
+                self._use(self._connect())
+            elif self._url is None and bound_to_closed_loop(self._client):
+                raise ConfigurationError(
+                    "the redis.asyncio client given to AsyncRedisStore holds connections of "
+                    "an event loop that is closed (an earlier asyncio.run()?), and redis-py "
+                    "cannot move them: create the client inside the loop that uses it, or "
+                    "open the store by URL, which makes a new client for each new loop"
+                )
+            self._binding.record()
+        if self._needs_initialize:
+            try:
+                await self._client.initialize()
+            except REDIS_ERRORS as error:
+                raise store_error(error) from error
+            self._needs_initialize = False
 
     async def _run(self, script: LuaScript, numkeys: int, *keys_and_args: Any) -> Any:
         registered = self._scripts[script.name]
@@ -201,22 +266,24 @@ class AsyncRedisStore(AsyncStoreBase):
 
     async def get(self, key: str) -> dict[str, Any] | None:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            raw = await self._client.get(name)
+            async with self._gate:
+                raw = await self._client.get(name)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         return None if raw is None else decode_value(self._codec, raw, key)
 
     async def get_entry(self, key: str) -> Entry | None:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            reply = await self._run(GET_ENTRY, 1, name)
+            async with self._gate:
+                reply = await self._run(GET_ENTRY, 1, name)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         if reply is None:
@@ -228,37 +295,40 @@ class AsyncRedisStore(AsyncStoreBase):
 
     async def exists(self, key: str) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            return bool(await self._client.exists(name))
+            async with self._gate:
+                return bool(await self._client.exists(name))
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
     async def ttl(self, key: str) -> float | None:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            pttl = await self._client.pttl(name)
+            async with self._gate:
+                pttl = await self._client.pttl(name)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         return remaining_from_pttl(pttl)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         wanted = list(dict.fromkeys(validate_keys(keys)))
         if not wanted:
             return {}
         names = [self._prefix + key for key in wanted]
         try:
-            # A cluster client sends one MGET per hash slot, pipelined.
-            mget = self._client.mget_nonatomic if self._cluster else self._client.mget
-            raws = await mget(names)
+            async with self._gate:
+                # A cluster client sends one MGET per hash slot, pipelined.
+                mget = self._client.mget_nonatomic if self._cluster else self._client.mget
+                raws = await mget(names)
         except REDIS_ERRORS as error:
             raise store_error(error) from error
         codec = self._codec
@@ -272,25 +342,27 @@ class AsyncRedisStore(AsyncStoreBase):
 
     async def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         data = self._codec.encode(value)
         px = ttl_ms(ttl, self._default_ttl)
         try:
-            await self._run(SET, 1, name, px, data)
+            async with self._gate:
+                await self._run(SET, 1, name, px, data)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
     async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         stored = envelope(1, self._codec.encode(value))  # a new entry is always version 1
         px = ttl_ms(ttl, self._default_ttl)
         try:
-            written = await self._client.set(name, stored, px=px or None, nx=True)
+            async with self._gate:
+                written = await self._client.set(name, stored, px=px or None, nx=True)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         return bool(written)
@@ -304,13 +376,14 @@ class AsyncRedisStore(AsyncStoreBase):
         default: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         px_existing, px_new = self._modify_ttls(ttl)  # a bad TTL fails before fn runs
         for attempt in range(self._update_attempts):
             try:
-                raw = await self._client.get(name)
+                async with self._gate:
+                    raw = await self._client.get(name)
             except REDIS_ERRORS as error:
                 raise store_error(error, key) from error
             current = None if raw is None else decode_value(self._codec, raw, key)
@@ -318,9 +391,10 @@ class AsyncRedisStore(AsyncStoreBase):
                 self._codec, key, fn, starting_value(key, current, default)
             )
             try:
-                written = await self._run(
-                    CAS, 1, name, raw or b"", data, px_existing, px_new
-                )
+                async with self._gate:
+                    written = await self._run(
+                        CAS, 1, name, raw or b"", data, px_existing, px_new
+                    )
             except REDIS_ERRORS as error:
                 raise store_error(error, key) from error
             if written:
@@ -334,38 +408,41 @@ class AsyncRedisStore(AsyncStoreBase):
         self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
     ) -> dict[str, Any]:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         fields = patch_arguments(self._codec, check_value(patch))
         px_existing, px_new = self._modify_ttls(ttl)
         limit = self._codec.max_payload_bytes
         try:
-            merged = await self._run(MERGE, 1, name, px_existing, px_new, limit or 0, *fields)
+            async with self._gate:
+                merged = await self._run(MERGE, 1, name, px_existing, px_new, limit or 0, *fields)
         except REDIS_ERRORS as error:
             raise store_error(error, key, limit) from error
         return self._codec.decode(merged, key=key)
 
     async def delete(self, key: str) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            return bool(await self._client.delete(name))
+            async with self._gate:
+                return bool(await self._client.delete(name))
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
     async def touch(self, key: str, ttl: TTL | None = None) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         name = self._prefix + validate_key(key)
         px = ttl_ms(ttl, self._default_ttl)
         try:
-            if px:
-                return bool(await self._client.pexpire(name, px))
-            return bool(await self._run(PERSIST_IF_EXISTS, 1, name))
+            async with self._gate:
+                if px:
+                    return bool(await self._client.pexpire(name, px))
+                return bool(await self._run(PERSIST_IF_EXISTS, 1, name))
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
@@ -373,8 +450,8 @@ class AsyncRedisStore(AsyncStoreBase):
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         encoded = {
             self._prefix + validate_key(key): self._codec.encode(value)
             for key, value in items.items()
@@ -384,20 +461,22 @@ class AsyncRedisStore(AsyncStoreBase):
             return
         groups = self._set_many_groups(list(encoded))
         try:
-            if len(groups) == 1 and not self._cluster:
-                names = groups[0]
-                await self._run(SET, len(names), *names, px, *(encoded[n] for n in names))
-            else:
-                # One script call per chunk (per hash slot in a cluster), all in one
-                # pipeline: one round trip. redis-py refuses EVALSHA in cluster pipelines,
-                # and a NOSCRIPT inside a pipeline cannot be retried alone, so these send
-                # the source (the server still compiles it only once).
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for names in groups:
-                        pipe.execute_command(
-                            "EVAL", SET.source, len(names), *names, px, *(encoded[n] for n in names)
-                        )
-                    await pipe.execute()
+            async with self._gate:
+                if len(groups) == 1 and not self._cluster:
+                    names = groups[0]
+                    await self._run(SET, len(names), *names, px, *(encoded[n] for n in names))
+                else:
+                    # One script call per chunk (per hash slot in a cluster), all in one
+                    # pipeline: one round trip. redis-py refuses EVALSHA in cluster pipelines,
+                    # and a NOSCRIPT inside a pipeline cannot be retried alone, so these send
+                    # the source (the server still compiles it only once).
+                    async with self._client.pipeline(transaction=False) as pipe:
+                        for names in groups:
+                            values = (encoded[n] for n in names)
+                            pipe.execute_command(
+                                "EVAL", SET.source, len(names), *names, px, *values
+                            )
+                        await pipe.execute()
         except REDIS_ERRORS as error:
             raise store_error(error) from error
 
@@ -414,8 +493,8 @@ class AsyncRedisStore(AsyncStoreBase):
 
     async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         pattern = match_pattern(self._prefix + validate_prefix(prefix))
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
@@ -423,9 +502,16 @@ class AsyncRedisStore(AsyncStoreBase):
         # SCAN may return a key twice; callers see it once. The set holds every key seen,
         # so a scan (and count) takes memory in proportion to the number of keys.
         seen: set[bytes] = set()
+        # A cluster client scans every primary in turn. Each step passes the gate on its
+        # own: a consumer that stops between keys holds no permit.
+        names = self._client.scan_iter(match=pattern, count=batch_size)
         try:
-            # A cluster client scans every primary in turn.
-            async for name in self._client.scan_iter(match=pattern, count=batch_size):
+            while True:
+                try:
+                    async with self._gate:
+                        name = await names.__anext__()
+                except StopAsyncIteration:
+                    break
                 if name not in seen:
                     seen.add(name)
                     key = store_key(name, start)
@@ -444,22 +530,30 @@ class AsyncRedisStore(AsyncStoreBase):
 
     async def purge(self, prefix: str = "") -> int:
         self._check_open()
-        if self._needs_initialize:
-            await self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            await self._prepare()
         pattern = match_pattern(self._prefix + validate_prefix(prefix))
         deleted = 0
         batch: list[bytes] = []
         try:
             start = len(self._prefix)
-            async for name in self._client.scan_iter(match=pattern, count=1000):
+            names = self._client.scan_iter(match=pattern, count=1000)
+            while True:
+                try:
+                    async with self._gate:
+                        name = await names.__anext__()
+                except StopAsyncIteration:
+                    break
                 if store_key(name, start) is None:
                     continue  # not a store key (another program's): left alone, as scan skips it
                 batch.append(name)
                 if len(batch) >= 1000:
-                    deleted += await self._client.unlink(*batch)
+                    async with self._gate:
+                        deleted += await self._client.unlink(*batch)
                     batch.clear()
             if batch:
-                deleted += await self._client.unlink(*batch)
+                async with self._gate:
+                    deleted += await self._client.unlink(*batch)
         except REDIS_ERRORS as error:
             raise store_error(error) from error
         return deleted  # UNLINK counts each key once, and expired keys not at all

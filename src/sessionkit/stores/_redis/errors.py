@@ -65,6 +65,11 @@ _TRANSIENT_CLASSES = (ReadOnlyError, TryAgainError, ClusterError, AskError, OutO
 _POOL_TIMEOUT_MESSAGE = "No connection available."
 
 
+# A TLS handshake that no retry can fix: the certificate is not trusted (wrong or no CA),
+# or one end speaks TLS and the other does not.
+_TLS_REFUSED = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "certificate verify failed")
+
+
 # What a server with requirepass (or ACL users) answers a client that sent no password:
 # RESP3's HELLO, RESP2's NOAUTH. And what it answers a wrong one.
 _NO_PASSWORD_GIVEN = (
@@ -97,20 +102,27 @@ def store_error(
     """The library's error for what redis-py raised (``raise store_error(e) from e``).
 
     Only faults that may go away on their own are `StoreUnavailable` (the error the
-    resilience layer retries, counts and journals): connection errors, timeouts and the
-    replies in ``_TRANSIENT_REPLIES``. A full connection pool and every other error reply
-    (``ERR ...``, a script error) is `BackendError`: retrying the same call would
-    fail the same way. The table is in docs/backends/redis.md.
+    resilience layer retries, counts and journals): connection errors, timeouts, a
+    connection pool that stayed full for the whole wait, and the replies in
+    ``_TRANSIENT_REPLIES``. Every other error reply (``ERR ...``, a script error) is
+    `BackendError`: retrying the same call would fail the same way. The table is in
+    docs/backends/redis.md.
     """
     message = str(error)
     if isinstance(error, (AuthenticationError, AuthorizationError, NoPermissionError)):
         return _credentials_error(message)
     if isinstance(error, _MaxConnectionsError) or (
         isinstance(error, ConnectionError) and message == _POOL_TIMEOUT_MESSAGE
-    ):
-        return BackendError(
-            "every connection in the Redis client's pool is in use (max_connections): "
-            "raise max_connections or make fewer concurrent calls"
+    ):  # a burst, not a broken server: waiting (a retry) can fix it
+        return StoreUnavailable(
+            "Redis is unavailable: every connection of the client's pool stayed in use "
+            "(max_connections) for the whole timeout: raise max_connections or timeout, "
+            "or make fewer concurrent calls"
+        )
+    if isinstance(error, ConnectionError) and any(text in message for text in _TLS_REFUSED):
+        return ConfigurationError(
+            f"Redis TLS failed, which waiting will not fix: check the certificate options "
+            f"(client_options ssl_ca_certs=..., or rediss:// for a TLS port): {message}"
         )
     if isinstance(error, (ConnectionError, TimeoutError)):  # BusyLoadingError is one too
         return StoreUnavailable(f"Redis is unavailable: {type(error).__name__}: {message}")

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
@@ -10,7 +13,13 @@ import attrs
 from ...errors import ConfigurationError
 from ...registry import redact_url
 
-__all__ = ["REDIS_SCHEMES", "MultiHostURL", "checked_url", "parse_multi_host_url"]
+__all__ = [
+    "REDIS_SCHEMES",
+    "MultiHostURL",
+    "check_tls_files",
+    "checked_url",
+    "parse_multi_host_url",
+]
 
 #: Every scheme the Redis store opens.
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster")
@@ -119,3 +128,19 @@ def _parse_host(item: str, default_port: int, url: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ConfigurationError(f"bad port in {item!r} in {redact_url(url)!r}")
     return host, port
+
+
+#: The redis-py options that name TLS files (in client_options or the URL's query).
+_TLS_FILE_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_ca_path")
+
+
+def check_tls_files(url: str, options: Mapping[str, Any]) -> None:
+    """A `ConfigurationError` now for a TLS file that is not there, rather than a
+    connection error on every call (which would look like an outage)."""
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    for name in _TLS_FILE_OPTIONS:
+        path = options.get(name, query.get(name))
+        if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
+            raise ConfigurationError(
+                f"the Redis TLS option {name}={os.fspath(path)!r} names no file or directory"
+            )

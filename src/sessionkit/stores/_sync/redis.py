@@ -16,7 +16,7 @@ from typing import Any
 from redis import BlockingConnectionPool, Redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 
 from ..._sync.base import StoreBase
@@ -28,9 +28,18 @@ from ...keys import validate_key, validate_keys, validate_prefix
 from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
 from .._redis.errors import REDIS_ERRORS, store_error
 from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key
+from .._redis.pools import (
+    DEFAULT_TIMEOUT,
+    Gate,
+    LoopBinding,
+    abandon,
+    bound_to_closed_loop,
+    cluster_pool_settings,
+    store_options,
+)
 from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
 from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
-from .._redis.urls import checked_url, parse_multi_host_url
+from .._redis.urls import check_tls_files, checked_url, parse_multi_host_url
 
 __all__ = ["RedisStore"]
 
@@ -43,6 +52,11 @@ _Sentinel: Any = Sentinel
 _SET_MANY_CHUNK = 500
 
 
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's Sentinel pool (connections go to the current master) with the blocking
+    pool's wait for a free connection: redis-py has the two, not the pair."""
+
+
 class RedisStore(StoreBase):
     """Sessions in Redis, with native expiry and atomic ``update``/``merge``.
 
@@ -52,6 +66,13 @@ class RedisStore(StoreBase):
 
     ``prefix`` is put before every key. ``update`` is an optimistic compare-and-set that
     tries ``update_attempts`` times before `ConflictError`.
+
+    ``timeout`` (default 5 s, or ``?timeout=`` in the URL) bounds each wait of an
+    operation: connecting, waiting for a free pooled connection and each reply; a server
+    that does not answer within it is `StoreUnavailable`. ``max_connections`` (default 50,
+    or ``?max_connections=``) is the pool size per server; a call that finds every
+    connection busy waits for one, within ``timeout``. ``socket_timeout`` and
+    ``socket_connect_timeout`` override ``timeout`` for the reply and the connect alone.
     redis-py's own retries are off in the clients this store creates: the resilience layer
     is the one place that retries (see docs/backends/redis.md).
     """
@@ -65,9 +86,10 @@ class RedisStore(StoreBase):
         codec: JSONCodec = default_codec,
         default_ttl: TTL | None = None,
         update_attempts: int = 100,
-        socket_timeout: float = 5.0,
-        socket_connect_timeout: float = 5.0,
+        timeout: float | None = None,
         max_connections: int | None = None,
+        socket_timeout: float | None = None,
+        socket_connect_timeout: float | None = None,
         client_options: Mapping[str, Any] | None = None,
         close_client: bool | None = None,
     ) -> None:
@@ -84,19 +106,33 @@ class RedisStore(StoreBase):
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
         self._update_attempts = update_attempts
         self._owned: list[Any] = []  # clients this store made, closed by close()
+        self._url: str | None = None
+        self._settings: dict[str, Any] = {}
+        self._binding = LoopBinding()
+        self._gate = Gate(None, DEFAULT_TIMEOUT)
         if url is not None:
-            settings = {
-                "socket_timeout": socket_timeout,
-                "socket_connect_timeout": socket_connect_timeout,
-                "max_connections": max_connections,
+            url, (deadline, pool_size) = store_options(url, timeout, max_connections)
+            check_tls_files(url, client_options or {})
+            self._url = url
+            self._settings = {
+                "socket_timeout": deadline if socket_timeout is None else socket_timeout,
+                "socket_connect_timeout": (
+                    deadline if socket_connect_timeout is None else socket_connect_timeout
+                ),
                 **(client_options or {}),
             }
-            client = self._connect(url, settings)
+            self._deadline, self._pool_size = deadline, pool_size
+            client = self._connect()
         elif close_client:
             self._owned.append(client)
         assert client is not None
+        self._use(client)
+
+    def _use(self, client: Any) -> None:
         self._client: Any = client  # redis-py's typing of command results is too loose
         self._cluster = isinstance(client, RedisCluster)
+        if self._cluster and self._url is not None:
+            self._gate = Gate(self._pool_size, self._deadline)
         # redis-py Script objects: EVALSHA, and on NOSCRIPT (first use on a server, a
         # SCRIPT FLUSH, a restart, a failover) SCRIPT LOAD and EVALSHA again.
         self._scripts = {name: client.register_script(s.source) for name, s in SCRIPTS.items()}
@@ -113,29 +149,29 @@ class RedisStore(StoreBase):
         """Open a store for ``url``; ``options`` are the constructor's keyword arguments."""
         return cls(url=url, **options)
 
-    def _connect(self, url: str, settings: dict[str, Any]) -> Redis | RedisCluster:
+    def _connect(self) -> Redis | RedisCluster:
+        assert self._url is not None
+        settings = dict(self._settings)
         # One retry layer: redis-py must not retry underneath the resilience wrappers.
         settings.setdefault("retry", Retry(NoBackoff(), 0))
-        if settings["max_connections"] is None:
-            del settings["max_connections"]
-        scheme, url = checked_url(url)
+        deadline, pool_size = self._deadline, self._pool_size
+        scheme, url = checked_url(self._url)
+        owned: list[Any] = []
         try:
-            if scheme in ("redis", "rediss", "unix") and "max_connections" in settings:
-                # A bounded pool makes callers wait (up to the connect timeout) for a free
+            if scheme in ("redis", "rediss", "unix"):
+                # A pool that makes callers wait (within the deadline) for a free
                 # connection instead of failing at once: a burst is not an outage.
                 pool = BlockingConnectionPool.from_url(
-                    url, timeout=settings["socket_connect_timeout"], **settings
+                    url, max_connections=pool_size, timeout=deadline, **settings
                 )
                 client: Redis | RedisCluster = Redis.from_pool(pool)
-            elif scheme in ("redis", "rediss", "unix"):
-                client = Redis.from_url(url, **settings)
             elif scheme == "redis+cluster":
                 parsed = parse_multi_host_url(url)
+                nodes = cluster_pool_settings(
+                    RedisCluster, _ClusterNode, parsed.hosts, pool_size, deadline
+                )
                 client = RedisCluster(
-                    startup_nodes=[_ClusterNode(host, port) for host, port in parsed.hosts],
-                    username=parsed.username,
-                    password=parsed.password,
-                    **settings,
+                    username=parsed.username, password=parsed.password, **nodes, **settings
                 )
             else:  # redis+sentinel (checked_url let no other scheme through)
                 parsed = parse_multi_host_url(url)
@@ -147,10 +183,13 @@ class RedisStore(StoreBase):
                     "password": parsed.query.get("sentinel_password"),
                 }
                 sentinel = _Sentinel(list(parsed.hosts), sentinel_kwargs=sentinel_settings)
-                self._owned.extend(sentinel.sentinels)
+                owned.extend(sentinel.sentinels)
                 assert parsed.service_name is not None
                 client = sentinel.master_for(
                     parsed.service_name,
+                    connection_pool_class=_BlockingSentinelPool,
+                    max_connections=pool_size,
+                    timeout=deadline,
                     db=parsed.db,
                     username=parsed.username,
                     password=parsed.password,
@@ -160,7 +199,7 @@ class RedisStore(StoreBase):
             raise store_error(error) from error
         except (TypeError, ValueError) as error:
             raise ConfigurationError(f"bad Redis URL or option: {error}") from error
-        self._owned.insert(0, client)
+        self._owned[:0] = [client, *owned]
         return client
 
     @property
@@ -180,12 +219,38 @@ class RedisStore(StoreBase):
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _initialize(self) -> None:
-        try:
-            self._client.initialize()
-        except REDIS_ERRORS as error:
-            raise store_error(error) from error
-        self._needs_initialize = False
+    def _prepare(self) -> None:
+        """Before the first command, and under a new event loop: a client for this loop,
+        a cluster's topology discovered once."""
+        if self._binding.moved():
+            if self._binding.previous_still_running():
+                raise ConfigurationError(
+                    "this RedisStore is in use in another running event loop: a store "
+                    "(like a redis client) serves one event loop at a time"
+                )
+            if self._url is not None and not self._binding.first_use:
+                # A new loop (a second asyncio.run()): the old loop's connections cannot
+                # be used or closed here, so the store starts over with a new client. (A
+                # loop that is only stopped keeps its client: it may run again and close it.)
+                stale, self._owned = self._owned, []
+                if self._binding.previous_closed():
+                    for client in stale:
+                        abandon(client)
+                self._use(self._connect())
+            elif self._url is None and bound_to_closed_loop(self._client):
+                raise ConfigurationError(
+                    "the redis client given to RedisStore holds connections of "
+                    "an event loop that is closed (an earlier asyncio.run()?), and redis-py "
+                    "cannot move them: create the client inside the loop that uses it, or "
+                    "open the store by URL, which makes a new client for each new loop"
+                )
+            self._binding.record()
+        if self._needs_initialize:
+            try:
+                self._client.initialize()
+            except REDIS_ERRORS as error:
+                raise store_error(error) from error
+            self._needs_initialize = False
 
     def _run(self, script: LuaScript, numkeys: int, *keys_and_args: Any) -> Any:
         registered = self._scripts[script.name]
@@ -202,22 +267,24 @@ class RedisStore(StoreBase):
 
     def get(self, key: str) -> dict[str, Any] | None:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            raw = self._client.get(name)
+            with self._gate:
+                raw = self._client.get(name)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         return None if raw is None else decode_value(self._codec, raw, key)
 
     def get_entry(self, key: str) -> Entry | None:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            reply = self._run(GET_ENTRY, 1, name)
+            with self._gate:
+                reply = self._run(GET_ENTRY, 1, name)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         if reply is None:
@@ -229,37 +296,40 @@ class RedisStore(StoreBase):
 
     def exists(self, key: str) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            return bool(self._client.exists(name))
+            with self._gate:
+                return bool(self._client.exists(name))
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
     def ttl(self, key: str) -> float | None:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            pttl = self._client.pttl(name)
+            with self._gate:
+                pttl = self._client.pttl(name)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         return remaining_from_pttl(pttl)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         wanted = list(dict.fromkeys(validate_keys(keys)))
         if not wanted:
             return {}
         names = [self._prefix + key for key in wanted]
         try:
-            # A cluster client sends one MGET per hash slot, pipelined.
-            mget = self._client.mget_nonatomic if self._cluster else self._client.mget
-            raws = mget(names)
+            with self._gate:
+                # A cluster client sends one MGET per hash slot, pipelined.
+                mget = self._client.mget_nonatomic if self._cluster else self._client.mget
+                raws = mget(names)
         except REDIS_ERRORS as error:
             raise store_error(error) from error
         codec = self._codec
@@ -273,25 +343,27 @@ class RedisStore(StoreBase):
 
     def set(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> None:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         data = self._codec.encode(value)
         px = ttl_ms(ttl, self._default_ttl)
         try:
-            self._run(SET, 1, name, px, data)
+            with self._gate:
+                self._run(SET, 1, name, px, data)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
     def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         stored = envelope(1, self._codec.encode(value))  # a new entry is always version 1
         px = ttl_ms(ttl, self._default_ttl)
         try:
-            written = self._client.set(name, stored, px=px or None, nx=True)
+            with self._gate:
+                written = self._client.set(name, stored, px=px or None, nx=True)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
         return bool(written)
@@ -305,13 +377,14 @@ class RedisStore(StoreBase):
         default: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         px_existing, px_new = self._modify_ttls(ttl)  # a bad TTL fails before fn runs
         for attempt in range(self._update_attempts):
             try:
-                raw = self._client.get(name)
+                with self._gate:
+                    raw = self._client.get(name)
             except REDIS_ERRORS as error:
                 raise store_error(error, key) from error
             current = None if raw is None else decode_value(self._codec, raw, key)
@@ -319,9 +392,10 @@ class RedisStore(StoreBase):
                 self._codec, key, fn, starting_value(key, current, default)
             )
             try:
-                written = self._run(
-                    CAS, 1, name, raw or b"", data, px_existing, px_new
-                )
+                with self._gate:
+                    written = self._run(
+                        CAS, 1, name, raw or b"", data, px_existing, px_new
+                    )
             except REDIS_ERRORS as error:
                 raise store_error(error, key) from error
             if written:
@@ -335,38 +409,41 @@ class RedisStore(StoreBase):
         self, key: str, patch: Mapping[str, Any], ttl: TTL | None = None
     ) -> dict[str, Any]:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         fields = patch_arguments(self._codec, check_value(patch))
         px_existing, px_new = self._modify_ttls(ttl)
         limit = self._codec.max_payload_bytes
         try:
-            merged = self._run(MERGE, 1, name, px_existing, px_new, limit or 0, *fields)
+            with self._gate:
+                merged = self._run(MERGE, 1, name, px_existing, px_new, limit or 0, *fields)
         except REDIS_ERRORS as error:
             raise store_error(error, key, limit) from error
         return self._codec.decode(merged, key=key)
 
     def delete(self, key: str) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         try:
-            return bool(self._client.delete(name))
+            with self._gate:
+                return bool(self._client.delete(name))
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
     def touch(self, key: str, ttl: TTL | None = None) -> bool:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         name = self._prefix + validate_key(key)
         px = ttl_ms(ttl, self._default_ttl)
         try:
-            if px:
-                return bool(self._client.pexpire(name, px))
-            return bool(self._run(PERSIST_IF_EXISTS, 1, name))
+            with self._gate:
+                if px:
+                    return bool(self._client.pexpire(name, px))
+                return bool(self._run(PERSIST_IF_EXISTS, 1, name))
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
@@ -374,8 +451,8 @@ class RedisStore(StoreBase):
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         encoded = {
             self._prefix + validate_key(key): self._codec.encode(value)
             for key, value in items.items()
@@ -385,20 +462,22 @@ class RedisStore(StoreBase):
             return
         groups = self._set_many_groups(list(encoded))
         try:
-            if len(groups) == 1 and not self._cluster:
-                names = groups[0]
-                self._run(SET, len(names), *names, px, *(encoded[n] for n in names))
-            else:
-                # One script call per chunk (per hash slot in a cluster), all in one
-                # pipeline: one round trip. redis-py refuses EVALSHA in cluster pipelines,
-                # and a NOSCRIPT inside a pipeline cannot be retried alone, so these send
-                # the source (the server still compiles it only once).
-                with self._client.pipeline(transaction=False) as pipe:
-                    for names in groups:
-                        pipe.execute_command(
-                            "EVAL", SET.source, len(names), *names, px, *(encoded[n] for n in names)
-                        )
-                    pipe.execute()
+            with self._gate:
+                if len(groups) == 1 and not self._cluster:
+                    names = groups[0]
+                    self._run(SET, len(names), *names, px, *(encoded[n] for n in names))
+                else:
+                    # One script call per chunk (per hash slot in a cluster), all in one
+                    # pipeline: one round trip. redis-py refuses EVALSHA in cluster pipelines,
+                    # and a NOSCRIPT inside a pipeline cannot be retried alone, so these send
+                    # the source (the server still compiles it only once).
+                    with self._client.pipeline(transaction=False) as pipe:
+                        for names in groups:
+                            values = (encoded[n] for n in names)
+                            pipe.execute_command(
+                                "EVAL", SET.source, len(names), *names, px, *values
+                            )
+                        pipe.execute()
         except REDIS_ERRORS as error:
             raise store_error(error) from error
 
@@ -415,8 +494,8 @@ class RedisStore(StoreBase):
 
     def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         pattern = match_pattern(self._prefix + validate_prefix(prefix))
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
@@ -424,9 +503,16 @@ class RedisStore(StoreBase):
         # SCAN may return a key twice; callers see it once. The set holds every key seen,
         # so a scan (and count) takes memory in proportion to the number of keys.
         seen: set[bytes] = set()
+        # A cluster client scans every primary in turn. Each step passes the gate on its
+        # own: a consumer that stops between keys holds no permit.
+        names = self._client.scan_iter(match=pattern, count=batch_size)
         try:
-            # A cluster client scans every primary in turn.
-            for name in self._client.scan_iter(match=pattern, count=batch_size):
+            while True:
+                try:
+                    with self._gate:
+                        name = names.__next__()
+                except StopIteration:
+                    break
                 if name not in seen:
                     seen.add(name)
                     key = store_key(name, start)
@@ -445,22 +531,30 @@ class RedisStore(StoreBase):
 
     def purge(self, prefix: str = "") -> int:
         self._check_open()
-        if self._needs_initialize:
-            self._initialize()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
         pattern = match_pattern(self._prefix + validate_prefix(prefix))
         deleted = 0
         batch: list[bytes] = []
         try:
             start = len(self._prefix)
-            for name in self._client.scan_iter(match=pattern, count=1000):
+            names = self._client.scan_iter(match=pattern, count=1000)
+            while True:
+                try:
+                    with self._gate:
+                        name = names.__next__()
+                except StopIteration:
+                    break
                 if store_key(name, start) is None:
                     continue  # not a store key (another program's): left alone, as scan skips it
                 batch.append(name)
                 if len(batch) >= 1000:
-                    deleted += self._client.unlink(*batch)
+                    with self._gate:
+                        deleted += self._client.unlink(*batch)
                     batch.clear()
             if batch:
-                deleted += self._client.unlink(*batch)
+                with self._gate:
+                    deleted += self._client.unlink(*batch)
         except REDIS_ERRORS as error:
             raise store_error(error) from error
         return deleted  # UNLINK counts each key once, and expired keys not at all
