@@ -25,12 +25,14 @@ from ...codec import JSONCodec, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
+from .._redis.client_cache import ClientCache, cache_settings, tracking_connector
 from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
 from .._redis.errors import REDIS_ERRORS, store_error
 from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key
 from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
 from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
 from .._redis.urls import checked_url, parse_multi_host_url
+from .redis_client_cache import cached_get, cached_get_many
 
 __all__ = ["RedisStore"]
 
@@ -70,7 +72,13 @@ class RedisStore(StoreBase):
         max_connections: int | None = None,
         client_options: Mapping[str, Any] | None = None,
         close_client: bool | None = None,
+        client_cache: bool | None = None,
+        client_cache_size: int | None = None,
+        client_cache_max_ttl: float | None = None,
     ) -> None:
+        url, cache_on, cache_size, cache_max_ttl = cache_settings(
+            url, client_cache, client_cache_size, client_cache_max_ttl
+        )
         if (client is None) == (url is None):
             raise ConfigurationError("a Redis store needs exactly one of client= and url=")
         try:
@@ -84,6 +92,9 @@ class RedisStore(StoreBase):
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
         self._update_attempts = update_attempts
         self._owned: list[Any] = []  # clients this store made, closed by close()
+        self._client_cache: ClientCache | None = None
+        if cache_on and url is None:
+            raise ConfigurationError("client_cache needs url= (the store opens its own clients)")
         if url is not None:
             settings = {
                 "socket_timeout": socket_timeout,
@@ -91,6 +102,11 @@ class RedisStore(StoreBase):
                 "max_connections": max_connections,
                 **(client_options or {}),
             }
+            if cache_on:  # see _redis/client_cache.py; refused for a cluster
+                connect, release = tracking_connector(*checked_url(url), dict(settings))
+                self._client_cache = ClientCache(
+                    connect, prefix, size=cache_size, max_ttl=cache_max_ttl, release=release
+                )
             client = self._connect(url, settings)
         elif close_client:
             self._owned.append(client)
@@ -205,6 +221,8 @@ class RedisStore(StoreBase):
         if self._needs_initialize:
             self._initialize()
         name = self._prefix + validate_key(key)
+        if self._client_cache is not None:
+            return cached_get(self, self._client_cache, name, key)
         try:
             raw = self._client.get(name)
         except REDIS_ERRORS as error:
@@ -255,6 +273,8 @@ class RedisStore(StoreBase):
         wanted = list(dict.fromkeys(validate_keys(keys)))
         if not wanted:
             return {}
+        if self._client_cache is not None:
+            return cached_get_many(self, self._client_cache, wanted)
         names = [self._prefix + key for key in wanted]
         try:
             # A cluster client sends one MGET per hash slot, pipelined.
@@ -475,6 +495,8 @@ class RedisStore(StoreBase):
             return
         self._closed = True
         failure: Exception | None = None
+        if self._client_cache is not None:
+            self._client_cache.close()
         for client in self._owned:  # every client is closed, even after one fails
             try:
                 client.close()
