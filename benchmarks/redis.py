@@ -44,6 +44,8 @@ GOAL_MERGE = 1.25
 GOAL_MERGE_VS_AIOGRAM = 0.55
 GOAL_UPDATE = 2.5
 GOAL_MANY = 1 / 0.8
+GOAL_CACHED_GET = 0.2  # a client-side cache hit against a raw GET + decode
+CONCURRENT_TASKS = 64
 
 # Both sides serialize with what the store's codec uses.
 if default_codec.uses_orjson:
@@ -102,8 +104,19 @@ def _sync_pairs(stack: ExitStack, prefix: str) -> list[Pair]:
             pipe.set(name, dumps(SESSION))
         pipe.execute()
 
+    cached = RedisStore(url=URL, prefix=prefix, client_cache=True)
+    stack.callback(cached.close)
+    cached.get("s")  # the tracking connection opens, the entry is kept
+
     return [
         Pair("redis get", lambda: store.get("s"), raw_get, "raw GET", GOAL_SINGLE),
+        Pair(
+            "redis get, client cache hit",
+            lambda: cached.get("s"),
+            raw_get,
+            "raw GET + decode",
+            GOAL_CACHED_GET,
+        ),
         Pair(
             "redis set",
             lambda: store.set("s", SESSION),
@@ -155,9 +168,11 @@ def _sync_pairs(stack: ExitStack, prefix: str) -> list[Pair]:
 
 def _async_pairs(stack: ExitStack, loop: asyncio.AbstractEventLoop, prefix: str) -> list[Pair]:
     store = AsyncRedisStore(url=URL, prefix=prefix)
+    cached = AsyncRedisStore(url=URL, prefix=prefix, client_cache=True)
     raw = redis.asyncio.Redis.from_url(URL)
     stack.callback(lambda: loop.run_until_complete(raw.aclose()))
     stack.callback(lambda: loop.run_until_complete(store.close()))
+    stack.callback(lambda: loop.run_until_complete(cached.close()))
     raw_key, gone = f"{prefix}raw:as", f"{prefix}raw:gone"
     keys, items, raw_keys = _names(prefix)
 
@@ -168,9 +183,27 @@ def _async_pairs(stack: ExitStack, loop: asyncio.AbstractEventLoop, prefix: str)
         await raw.mset({name: dumps(SESSION) for name in raw_keys})
 
     loop.run_until_complete(prepare())
+    loop.run_until_complete(cached.get("as"))  # tracking connection open, entry kept
+    tasks = range(CONCURRENT_TASKS)
+    loop.run_until_complete(raw.mset({f"{raw_key}:{n}": dumps(SESSION) for n in tasks}))
+    loop.run_until_complete(store.set_many({f"as:{n}": SESSION for n in tasks}))
 
     async def raw_get() -> Any:
         return loads(await raw.get(raw_key))
+
+    async def one_request(n: int) -> None:  # what a web request does: read, then write
+        value = await store.get(f"as:{n}")
+        await store.set(f"as:{n}", value or SESSION)
+
+    async def raw_request(n: int) -> None:
+        value = await raw.get(f"{raw_key}:{n}")
+        await raw.set(f"{raw_key}:{n}", dumps(loads(value) if value else SESSION))
+
+    async def concurrent() -> None:
+        await asyncio.gather(*(one_request(n) for n in tasks))
+
+    async def raw_concurrent() -> None:
+        await asyncio.gather(*(raw_request(n) for n in tasks))
 
     async def raw_set() -> None:
         await raw.set(raw_key, dumps(SESSION))
@@ -190,6 +223,22 @@ def _async_pairs(stack: ExitStack, loop: asyncio.AbstractEventLoop, prefix: str)
 
     pairs = [
         Pair("redis async get", lambda: store.get("as"), raw_get, "raw GET", GOAL_SINGLE),
+        Pair(
+            "redis async get, client cache hit",
+            lambda: cached.get("as"),
+            raw_get,
+            "raw GET + decode",
+            GOAL_CACHED_GET,
+        ),
+        # Throughput under concurrency: one call is 64 tasks each doing a get and a set
+        # (sessions/s = 64 / the time per call).
+        Pair(
+            f"redis async {CONCURRENT_TASKS} concurrent tasks (get + set each)",
+            concurrent,
+            raw_concurrent,
+            f"raw redis.asyncio, {CONCURRENT_TASKS} tasks",
+            GOAL_SINGLE,
+        ),
         Pair("redis async set", lambda: store.set("as", SESSION), raw_set, "raw SET", GOAL_SINGLE),
         Pair(
             "redis async delete (absent)",

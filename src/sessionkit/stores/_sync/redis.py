@@ -25,6 +25,7 @@ from ...codec import JSONCodec, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
+from .._redis.client_cache import ClientCache, cache_settings, tracking_connector
 from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
 from .._redis.errors import REDIS_ERRORS, store_error
 from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key
@@ -40,6 +41,7 @@ from .._redis.pools import (
 from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
 from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
 from .._redis.urls import check_tls_files, checked_url, parse_multi_host_url
+from .redis_client_cache import cached_get, cached_get_many
 
 __all__ = ["RedisStore"]
 
@@ -92,7 +94,13 @@ class RedisStore(StoreBase):
         socket_connect_timeout: float | None = None,
         client_options: Mapping[str, Any] | None = None,
         close_client: bool | None = None,
+        client_cache: bool | None = None,
+        client_cache_size: int | None = None,
+        client_cache_max_ttl: float | None = None,
     ) -> None:
+        url, cache_on, cache_size, cache_max_ttl = cache_settings(
+            url, client_cache, client_cache_size, client_cache_max_ttl
+        )
         if (client is None) == (url is None):
             raise ConfigurationError("a Redis store needs exactly one of client= and url=")
         try:
@@ -110,6 +118,9 @@ class RedisStore(StoreBase):
         self._settings: dict[str, Any] = {}
         self._binding = LoopBinding()
         self._gate = Gate(None, DEFAULT_TIMEOUT)
+        self._client_cache: ClientCache | None = None
+        if cache_on and url is None:
+            raise ConfigurationError("client_cache needs url= (the store opens its own clients)")
         if url is not None:
             url, (deadline, pool_size) = store_options(url, timeout, max_connections)
             check_tls_files(url, client_options or {})
@@ -122,6 +133,11 @@ class RedisStore(StoreBase):
                 **(client_options or {}),
             }
             self._deadline, self._pool_size = deadline, pool_size
+            if cache_on:  # see _redis/client_cache.py; refused for a cluster
+                connect, release = tracking_connector(*checked_url(url), dict(self._settings))
+                self._client_cache = ClientCache(
+                    connect, prefix, size=cache_size, max_ttl=cache_max_ttl, release=release
+                )
             client = self._connect()
         elif close_client:
             self._owned.append(client)
@@ -270,6 +286,8 @@ class RedisStore(StoreBase):
         if self._needs_initialize or self._binding.moved():
             self._prepare()
         name = self._prefix + validate_key(key)
+        if self._client_cache is not None:
+            return cached_get(self, self._client_cache, name, key)
         try:
             with self._gate:
                 raw = self._client.get(name)
@@ -324,6 +342,8 @@ class RedisStore(StoreBase):
         wanted = list(dict.fromkeys(validate_keys(keys)))
         if not wanted:
             return {}
+        if self._client_cache is not None:
+            return cached_get_many(self, self._client_cache, wanted)
         names = [self._prefix + key for key in wanted]
         try:
             with self._gate:
@@ -569,6 +589,8 @@ class RedisStore(StoreBase):
             return
         self._closed = True
         failure: Exception | None = None
+        if self._client_cache is not None:
+            self._client_cache.close()
         for client in self._owned:  # every client is closed, even after one fails
             try:
                 client.close()
