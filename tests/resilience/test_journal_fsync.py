@@ -30,3 +30,26 @@ def test_a_failing_fsync_fails_the_journaled_write(
         # that timed out, is the journal's own decision, not asserted here.)
     finally:
         store.close()
+
+
+def test_a_failing_cursor_fsync_stops_the_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock()
+    backend = FlakyStore(clock=clock)
+    store = WithFallback(backend, tmp_path / "journal.jsonl", clock=clock, fsync=True)
+    try:
+        backend.down = True
+        store.set("k", {"v": 1})
+        backend.down = False
+
+        def no_disk(fd: int) -> None:
+            raise OSError(5, "fsync failed")
+
+        monkeypatch.setattr(journal.os, "fsync", no_disk)
+        report = store.replay()  # the cursor line cannot be made durable: stop, apply nothing
+        assert not report.completed
+        assert report.applied == 0
+    finally:
+        monkeypatch.undo()
+        store.close()
