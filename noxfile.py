@@ -62,3 +62,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks", "--write-docs", *session.posargs)
     # wrk against starsessions (needs wrk and redis-server; skips without them)
     session.run("python", "-m", "benchmarks.cookies", "--write-docs")
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Plant each bug in scripts/mutation.py; fails if a named test still passes."""
+    session.install("-e", ".[all,dev]")
+    session.run("python", "scripts/mutation.py", *session.posargs)

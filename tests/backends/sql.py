@@ -1,18 +1,26 @@
 """SQL backends: SQLite (a file per test), PostgreSQL (psycopg, and asyncpg for the async
 store) and MariaDB on this machine's servers.
 
-Every test gets its own table, ``sktest_<pid>_<token>``: other test sessions share the
-servers, and the harness only purges. The tables this process created are dropped when it
-exits; a run that was killed (no exit handlers) leaves its tables behind, and the next run
-drops those whose creating process no longer exists. Nothing else is touched.
+Every test gets its own table, ``sktest_<yymmddHHMM>_<run>_<token>``: the UTC minute the
+test run started, a random id of the run (shared with the run's child processes) and a
+token unique to the test. Other test runs share the servers, possibly from other machines
+or containers, so a run drops only
+
+- its own tables, when it exits (every ``sktest_*_<run>_*`` table, remembered or not);
+- tables whose name says they were made over a day ago (a killed run's leftovers): no
+  test run lasts a day, so none of them is still in use.
+
+Nothing else is touched (older ``sktest_<pid>_<token>`` names carry no date and are left).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime
 import os
 import re
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,44 +33,85 @@ MARIADB_URL = "mariadb://root@127.0.0.1:3306/test"
 POSTGRES_SERVER = ("PostgreSQL", "127.0.0.1", 5432)
 MARIADB_SERVER = ("MariaDB", "127.0.0.1", 3306)
 
-# Tables made on the shared servers by this process: {sync driver URL: {table names}}.
-_CREATED: dict[str, set[str]] = {}
-
-
 # The URLs the cleanup connects with (sync drivers).
 _CLEANUP_URLS = {
     POSTGRES_URL: "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     MARIADB_URL: "mariadb+pymysql://root@127.0.0.1:3306/test",
 }
-_OUR_TABLE = re.compile(r"sktest_(\d+)_[0-9a-f]{12}")
+
+#: Tables older than this (by the date in their name) are a dead run's: dropped at start.
+STALE_AFTER = datetime.timedelta(days=1)
+_STAMP_FORMAT = "%y%m%d%H%M"
+_OUR_TABLE = re.compile(r"sktest_(\d{10})_([0-9a-f]{8})_[0-9a-f]{12}")
+_RUN_VARIABLE = "SESSIONKIT_TEST_RUN"
+
+
+def _this_run() -> tuple[str, str, bool]:
+    """(stamp, run id, whether this process started the run). Child processes inherit
+    the parent's run through the environment, so their tables are the run's too."""
+    inherited = os.environ.get(_RUN_VARIABLE, "")
+    stamp, _, run = inherited.partition("_")
+    if re.fullmatch(r"\d{10}", stamp) and re.fullmatch(r"[0-9a-f]{8}", run):
+        return stamp, run, False
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(_STAMP_FORMAT)
+    run = secrets.token_hex(4)
+    os.environ[_RUN_VARIABLE] = f"{stamp}_{run}"
+    return stamp, run, True
+
+
+RUN_STAMP, RUN_ID, _STARTED_HERE = _this_run()
+
+# The shared servers this process made tables on (sync driver URLs): cleaned at exit.
+_USED: set[str] = set()
 
 
 def table_name_for(token: str) -> str:
-    return f"sktest_{os.getpid()}_{token}"
+    """This run's table for the test with ``token`` (12 hex digits): 39 characters."""
+    return f"sktest_{RUN_STAMP}_{RUN_ID}_{token}"
 
 
 def table_options(server_url: str | None) -> Any:
-    """``BackendSpec.options``: a fresh table per test, remembered for the cleanup."""
+    """``BackendSpec.options``: a fresh table per test, named for this run."""
 
     def options(token: str) -> dict[str, Any]:
-        name = table_name_for(token)
         if server_url is not None:
-            _CREATED.setdefault(server_url, set()).add(name)
-        return {"table_name": name}
+            _USED.add(server_url)
+        return {"table_name": table_name_for(token)}
 
     return options
 
 
 def remember_table(server_url: str, name: str) -> None:
-    """For tests that open a store with their own table name on a shared server."""
-    _CREATED.setdefault(server_url, set()).add(name)
+    """For tests that open a store on a shared server with a `table_name_for` name."""
+    _USED.add(server_url)
 
 
-def _drop_tables(url: str, names: Any) -> None:
+def is_ours(name: str) -> bool:
+    """Whether ``name`` is a table this test run made."""
+    match = _OUR_TABLE.fullmatch(name)
+    return match is not None and match.group(1) == RUN_STAMP and match.group(2) == RUN_ID
+
+
+def is_stale(name: str, now: datetime.datetime | None = None) -> bool:
+    """Whether ``name`` is a test table whose name dates it over `STALE_AFTER` ago."""
+    match = _OUR_TABLE.fullmatch(name)
+    if match is None:
+        return False
+    try:
+        made = datetime.datetime.strptime(match.group(1), _STAMP_FORMAT)
+    except ValueError:
+        return False
+    made = made.replace(tzinfo=datetime.timezone.utc)
+    return (now or datetime.datetime.now(datetime.timezone.utc)) - made > STALE_AFTER
+
+
+def _drop_tables(url: str, which: Any) -> None:
+    """Drop the tables on ``url`` whose name satisfies ``which``."""
     engine = sa.create_engine(_CLEANUP_URLS[url], connect_args={"connect_timeout": 5})
     try:
         with engine.begin() as conn:
-            for name in sorted(names(conn) if callable(names) else names):
+            names = sa.inspect(conn).get_table_names()
+            for name in sorted(name for name in names if which(name)):
                 quoted = engine.dialect.identifier_preparer.quote(name)
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
     except sa.exc.SQLAlchemyError:
@@ -71,43 +120,22 @@ def _drop_tables(url: str, names: Any) -> None:
         engine.dispose()
 
 
-@atexit.register
-def _drop_created_tables() -> None:
-    for url, names in _CREATED.items():
-        if names:
-            _drop_tables(url, names)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _orphans(conn: sa.Connection) -> list[str]:
-    names = sa.inspect(conn).get_table_names()
-    return [
-        name
-        for name in names
-        if (match := _OUR_TABLE.fullmatch(name)) and not _process_exists(int(match.group(1)))
-    ]
-
-
-def _drop_orphaned_tables() -> None:
-    """Once per test run (child processes inherit the marker): tables of dead runs."""
-    if os.environ.get("SESSIONKIT_TEST_TABLES_SWEPT"):
-        return
-    os.environ["SESSIONKIT_TEST_TABLES_SWEPT"] = "1"
-    for url in _CLEANUP_URLS:
+def _drop_on_servers(urls: Any, which: Any) -> None:
+    for url in sorted(urls):
         with contextlib.suppress(Exception):  # a missing driver or server: nothing to do
-            _drop_tables(url, _orphans)
+            _drop_tables(url, which)
 
 
-_drop_orphaned_tables()
+@atexit.register
+def _drop_this_runs_tables() -> None:
+    # Every table of the run on the servers this process used, also those a child
+    # process made there (a child's own exit leaves them: the run may still use them).
+    if _STARTED_HERE:
+        _drop_on_servers(_USED, is_ours)
+
+
+if _STARTED_HERE:
+    _drop_on_servers(_CLEANUP_URLS, is_stale)
 
 
 SPECS = [

@@ -19,7 +19,13 @@ from sessionkit import (
     SessionNotFound,
     StoreUnavailable,
 )
-from sessionkit.resilience import AsyncRetryingStore, AsyncWithFallback, Event, resilient
+from sessionkit.resilience import (
+    AsyncRetryingStore,
+    AsyncWithFallback,
+    Event,
+    RetryPolicy,
+    resilient,
+)
 from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
 
@@ -385,9 +391,12 @@ async def test_a_damaged_header_does_not_hide_a_truncation_by_another_process(
 async def test_the_default_ttl_is_read_from_the_primary(tmp_path: Path) -> None:
     clock = FakeClock()
     backend = AsyncFlakyStore(clock=clock, default_ttl=100)
-    store = AsyncWithFallback(AsyncRetryingStore(backend), tmp_path / "j", clock=clock, fsync=False)
+    # Retries that wait milliseconds, not the default seconds: the outage is the point here.
+    quick = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.001, jitter=0)
+    retrying = AsyncRetryingStore(backend, policy=quick)
+    store = AsyncWithFallback(retrying, tmp_path / "j", clock=clock, fsync=False)
     _OPENED.append(store)
-    stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False)
+    stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False, retry=quick)
     _OPENED.append(stack)
     backend.down = True
     await store.set("k", {})

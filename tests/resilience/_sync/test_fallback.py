@@ -20,7 +20,13 @@ from sessionkit import (
     SessionNotFound,
     StoreUnavailable,
 )
-from sessionkit.resilience import RetryingStore, WithFallback, Event, resilient
+from sessionkit.resilience import (
+    RetryingStore,
+    WithFallback,
+    Event,
+    RetryPolicy,
+    resilient,
+)
 from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
 
@@ -386,9 +392,12 @@ def test_a_damaged_header_does_not_hide_a_truncation_by_another_process(
 def test_the_default_ttl_is_read_from_the_primary(tmp_path: Path) -> None:
     clock = FakeClock()
     backend = FlakyStore(clock=clock, default_ttl=100)
-    store = WithFallback(RetryingStore(backend), tmp_path / "j", clock=clock, fsync=False)
+    # Retries that wait milliseconds, not the default seconds: the outage is the point here.
+    quick = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.001, jitter=0)
+    retrying = RetryingStore(backend, policy=quick)
+    store = WithFallback(retrying, tmp_path / "j", clock=clock, fsync=False)
     _OPENED.append(store)
-    stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False)
+    stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False, retry=quick)
     _OPENED.append(stack)
     backend.down = True
     store.set("k", {})
