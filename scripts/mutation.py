@@ -40,16 +40,24 @@ MUTANTS = [
     Mutant(
         "fsync removed from a journal append",
         "src/sessionkit/resilience/journal.py",
-        "        if self.fsync:\n            os.fsync(self._fd)",
-        "        pass",
-        ("tests/resilience/test_journal_fsync.py",),
+        "            if self.fsync:\n                self.io.fsync(self._fd)\n"
+        "        except OSError as error:",
+        "            pass\n        except OSError as error:",
+        (
+            "tests/resilience/test_journal_durability.py"
+            "::test_an_append_is_fsynced_before_the_call_returns",
+        ),
     ),
     Mutant(
         "fsync removed from the cursor write",
         "src/sessionkit/resilience/journal.py",
-        "        if self.fsync:\n            os.fsync(self._cursor_fd)",
-        "        pass",
-        ("tests/resilience/test_journal_fsync.py::test_a_failing_cursor_fsync_stops_the_replay",),
+        "            _pwrite_all(self.io.pwrite, fd, data, where)\n            if self.fsync:\n"
+        "                self.io.fsync(fd)",
+        "            _pwrite_all(self.io.pwrite, fd, data, where)",
+        (
+            "tests/resilience/test_journal_durability.py"
+            "::test_each_cursor_move_is_fsynced_before_the_next_record_is_applied",
+        ),
     ),
     Mutant(
         "tenant dropped from purge",
