@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from ..._async.base import AsyncStoreBase
 from ..._update import apply_update, merge_values, starting_value
 from ...clock import Clock, system_clock
-from ...codec import JSONCodec, check_value, default_codec
+from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
@@ -261,6 +261,7 @@ class AsyncSQLStore(AsyncStoreBase):
     ) -> None:
         self._check_open()
         seconds = to_seconds(ttl) if ttl is not None else self._default_ttl
+        items = check_items(items)
         encoded = {validate_key(key): self._codec.encode(value) for key, value in items.items()}
         if not encoded:
             return

@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 
 from ..._sync.base import StoreBase
 from ..._update import apply_update, starting_value
-from ...codec import JSONCodec, check_value, default_codec
+from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
@@ -376,6 +376,7 @@ class RedisStore(StoreBase):
         self._check_open()
         if self._needs_initialize:
             self._initialize()
+        items = check_items(items)
         encoded = {
             self._prefix + validate_key(key): self._codec.encode(value)
             for key, value in items.items()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ...entry import InvalidTTL
+from ...entry import MAX_TTL, InvalidTTL
 from ...errors import (
     InvalidKey,
     PayloadTooLarge,
@@ -21,7 +21,16 @@ from ...errors import (
     SessionNotFound,
     StoreClosed,
 )
-from ..cases import BAD_KEYS, BAD_TTLS, BAD_VALUES, ORIGINAL, PAST_SHORT, SHORT
+from ..cases import (
+    BAD_ITEM_COLLECTIONS,
+    BAD_KEY_COLLECTIONS,
+    BAD_KEYS,
+    BAD_TTLS,
+    BAD_VALUES,
+    ORIGINAL,
+    PAST_SHORT,
+    SHORT,
+)
 from .harness import AsyncContractHarness, assert_unchanged
 
 
@@ -95,6 +104,8 @@ class AsyncLimitCases:
             await store.set("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             await store.create("other", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):  # the key exists: no write, but still no False
+            await store.create("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             await store.update("k", lambda v: {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
@@ -103,9 +114,29 @@ class AsyncLimitCases:
             await store.set_many({"k": {"new": 1}}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             await store.touch("k", ttl)
+        with pytest.raises(InvalidTTL):  # nothing to touch: the TTL is still checked
+            await store.touch("other", ttl)
+        with pytest.raises(InvalidTTL):
+            await store.update("other", lambda v: {"new": 1}, ttl=ttl, default={})
         await assert_unchanged(harness, "k", version=1)
         assert await store.ttl("k") == math.inf
         assert await store.exists("other") is False
+
+    async def test_the_longest_ttl_is_kept(self, harness: AsyncContractHarness) -> None:
+        # MAX_TTL (ten years) is the one range every backend keeps; one past it is refused
+        # (test_a_bad_ttl_writes_nothing). Each write path stores it as given.
+        store = harness.store
+        await store.set("set", {}, ttl=MAX_TTL)
+        await store.create("create", {}, ttl=timedelta(seconds=MAX_TTL))
+        await store.merge("merge", {}, ttl=MAX_TTL)
+        await store.update("update", lambda v: v, ttl=MAX_TTL, default={})
+        await store.set_many({"many": {}}, ttl=MAX_TTL)
+        await store.set("touched", {})
+        assert await store.touch("touched", MAX_TTL) is True
+        for key in ("set", "create", "merge", "update", "many", "touched"):
+            remaining = await store.ttl(key)
+            assert remaining is not None, key
+            assert MAX_TTL - 60 < remaining <= MAX_TTL, key
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -141,6 +172,31 @@ class AsyncLimitCases:
         with pytest.raises(InvalidKey):
             await harness.store.set_many({"k": {"new": 1}, "bad key": {"ok": 1}})
         await assert_unchanged(harness, "k", version=1)
+
+    @pytest.mark.parametrize("keys", BAD_KEY_COLLECTIONS)
+    async def test_get_many_refuses_what_is_not_a_collection_of_keys(
+        self, harness: AsyncContractHarness, keys: Any
+    ) -> None:
+        # Tried: None, a str and bytes (which iterate as one-character keys: "abc" would
+        # read the keys "a", "b" and "c") and an int. Each is InvalidKey, before any read.
+        await harness.store.set("a", ORIGINAL)
+        with pytest.raises(InvalidKey):
+            await harness.store.get_many(keys)
+        await assert_unchanged(harness, "a", version=1)
+
+    @pytest.mark.parametrize("items", BAD_ITEM_COLLECTIONS)
+    async def test_set_many_refuses_what_is_not_a_mapping(
+        self, harness: AsyncContractHarness, items: Any
+    ) -> None:
+        # Tried: None, a list of (key, value) pairs, a list of values, a str and an int.
+        # Each is SerializationError (a TypeError) before anything is written.
+        await harness.store.set("k", ORIGINAL)
+        with pytest.raises(SerializationError):
+            await harness.store.set_many(items)
+        with pytest.raises(SerializationError):
+            await harness.store.set_many(items, ttl=60)
+        await assert_unchanged(harness, "k", version=1)
+        assert await harness.store.count() == 1
 
     async def test_scan_count_and_purge_by_prefix(self, harness: AsyncContractHarness) -> None:
         store = harness.store

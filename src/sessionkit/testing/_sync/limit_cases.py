@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ...entry import InvalidTTL
+from ...entry import MAX_TTL, InvalidTTL
 from ...errors import (
     InvalidKey,
     PayloadTooLarge,
@@ -22,7 +22,16 @@ from ...errors import (
     SessionNotFound,
     StoreClosed,
 )
-from ..cases import BAD_KEYS, BAD_TTLS, BAD_VALUES, ORIGINAL, PAST_SHORT, SHORT
+from ..cases import (
+    BAD_ITEM_COLLECTIONS,
+    BAD_KEY_COLLECTIONS,
+    BAD_KEYS,
+    BAD_TTLS,
+    BAD_VALUES,
+    ORIGINAL,
+    PAST_SHORT,
+    SHORT,
+)
 from .harness import ContractHarness, assert_unchanged
 
 
@@ -96,6 +105,8 @@ class LimitCases:
             store.set("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             store.create("other", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):  # the key exists: no write, but still no False
+            store.create("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             store.update("k", lambda v: {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
@@ -104,9 +115,29 @@ class LimitCases:
             store.set_many({"k": {"new": 1}}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             store.touch("k", ttl)
+        with pytest.raises(InvalidTTL):  # nothing to touch: the TTL is still checked
+            store.touch("other", ttl)
+        with pytest.raises(InvalidTTL):
+            store.update("other", lambda v: {"new": 1}, ttl=ttl, default={})
         assert_unchanged(harness, "k", version=1)
         assert store.ttl("k") == math.inf
         assert store.exists("other") is False
+
+    def test_the_longest_ttl_is_kept(self, harness: ContractHarness) -> None:
+        # MAX_TTL (ten years) is the one range every backend keeps; one past it is refused
+        # (test_a_bad_ttl_writes_nothing). Each write path stores it as given.
+        store = harness.store
+        store.set("set", {}, ttl=MAX_TTL)
+        store.create("create", {}, ttl=timedelta(seconds=MAX_TTL))
+        store.merge("merge", {}, ttl=MAX_TTL)
+        store.update("update", lambda v: v, ttl=MAX_TTL, default={})
+        store.set_many({"many": {}}, ttl=MAX_TTL)
+        store.set("touched", {})
+        assert store.touch("touched", MAX_TTL) is True
+        for key in ("set", "create", "merge", "update", "many", "touched"):
+            remaining = store.ttl(key)
+            assert remaining is not None, key
+            assert MAX_TTL - 60 < remaining <= MAX_TTL, key
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -142,6 +173,31 @@ class LimitCases:
         with pytest.raises(InvalidKey):
             harness.store.set_many({"k": {"new": 1}, "bad key": {"ok": 1}})
         assert_unchanged(harness, "k", version=1)
+
+    @pytest.mark.parametrize("keys", BAD_KEY_COLLECTIONS)
+    def test_get_many_refuses_what_is_not_a_collection_of_keys(
+        self, harness: ContractHarness, keys: Any
+    ) -> None:
+        # Tried: None, a str and bytes (which iterate as one-character keys: "abc" would
+        # read the keys "a", "b" and "c") and an int. Each is InvalidKey, before any read.
+        harness.store.set("a", ORIGINAL)
+        with pytest.raises(InvalidKey):
+            harness.store.get_many(keys)
+        assert_unchanged(harness, "a", version=1)
+
+    @pytest.mark.parametrize("items", BAD_ITEM_COLLECTIONS)
+    def test_set_many_refuses_what_is_not_a_mapping(
+        self, harness: ContractHarness, items: Any
+    ) -> None:
+        # Tried: None, a list of (key, value) pairs, a list of values, a str and an int.
+        # Each is SerializationError (a TypeError) before anything is written.
+        harness.store.set("k", ORIGINAL)
+        with pytest.raises(SerializationError):
+            harness.store.set_many(items)
+        with pytest.raises(SerializationError):
+            harness.store.set_many(items, ttl=60)
+        assert_unchanged(harness, "k", version=1)
+        assert harness.store.count() == 1
 
     def test_scan_count_and_purge_by_prefix(self, harness: ContractHarness) -> None:
         store = harness.store
