@@ -240,9 +240,39 @@ class AsyncLimitCases:
         await store.set_many({f"new:{i}": {} for i in range(3)}, ttl=3600)
         await store.set("forever", {})
         await harness.advance(PAST_SHORT)
-        swept = await store.sweep()
-        assert swept in (0, 5)  # 0 where the backend expires natively
+        # Exactly the 5 expired entries where sweep reclaims them; 0 where the backend
+        # expires them itself (sweeps = False). Then nothing is left to reclaim.
+        assert await store.sweep() == (5 if self.sweeps else 0)
         assert await store.count() == 4
+        assert await store.sweep() == 0
+        assert sorted([key async for key in store.scan()]) == [
+            "forever",
+            "new:0",
+            "new:1",
+            "new:2",
+        ]
+
+    async def test_sweep_keeps_entries_renewed_before_they_were_due(
+        self, harness: AsyncContractHarness
+    ) -> None:
+        # Each entry is due at SHORT, then renewed (touch, set, merge, update with a TTL)
+        # before it is; sweeping after SHORT must reclaim only the one left alone.
+        store = harness.store
+        renewed = ["touched", "set", "merged", "updated"]
+        await store.set_many({key: {"n": 0} for key in [*renewed, "due"]}, ttl=SHORT)
+        await harness.advance(SHORT * 0.5)
+        assert await store.touch("touched", 3600) is True
+        await store.set("set", {"n": 1}, ttl=3600)
+        await store.merge("merged", {"n": 1}, ttl=3600)
+        await store.update("updated", lambda v: {"n": 1}, ttl=3600)
+        await harness.advance(PAST_SHORT - SHORT * 0.5)  # past the first expiry
+        assert await store.sweep() == (1 if self.sweeps else 0)
+        assert await store.get_many([*renewed, "due"]) == {
+            "touched": {"n": 0},
+            "set": {"n": 1},
+            "merged": {"n": 1},
+            "updated": {"n": 1},
+        }
         assert await store.sweep() == 0
 
     # -- bad input ----------------------------------------------------------------------------

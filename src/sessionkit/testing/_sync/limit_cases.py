@@ -241,9 +241,39 @@ class LimitCases:
         store.set_many({f"new:{i}": {} for i in range(3)}, ttl=3600)
         store.set("forever", {})
         harness.advance(PAST_SHORT)
-        swept = store.sweep()
-        assert swept in (0, 5)  # 0 where the backend expires natively
+        # Exactly the 5 expired entries where sweep reclaims them; 0 where the backend
+        # expires them itself (sweeps = False). Then nothing is left to reclaim.
+        assert store.sweep() == (5 if self.sweeps else 0)
         assert store.count() == 4
+        assert store.sweep() == 0
+        assert sorted([key for key in store.scan()]) == [
+            "forever",
+            "new:0",
+            "new:1",
+            "new:2",
+        ]
+
+    def test_sweep_keeps_entries_renewed_before_they_were_due(
+        self, harness: ContractHarness
+    ) -> None:
+        # Each entry is due at SHORT, then renewed (touch, set, merge, update with a TTL)
+        # before it is; sweeping after SHORT must reclaim only the one left alone.
+        store = harness.store
+        renewed = ["touched", "set", "merged", "updated"]
+        store.set_many({key: {"n": 0} for key in [*renewed, "due"]}, ttl=SHORT)
+        harness.advance(SHORT * 0.5)
+        assert store.touch("touched", 3600) is True
+        store.set("set", {"n": 1}, ttl=3600)
+        store.merge("merged", {"n": 1}, ttl=3600)
+        store.update("updated", lambda v: {"n": 1}, ttl=3600)
+        harness.advance(PAST_SHORT - SHORT * 0.5)  # past the first expiry
+        assert store.sweep() == (1 if self.sweeps else 0)
+        assert store.get_many([*renewed, "due"]) == {
+            "touched": {"n": 0},
+            "set": {"n": 1},
+            "merged": {"n": 1},
+            "updated": {"n": 1},
+        }
         assert store.sweep() == 0
 
     # -- bad input ----------------------------------------------------------------------------
