@@ -41,9 +41,6 @@ class AsyncStoreContract(AsyncDataCases, AsyncLimitCases):
 
     #: False if the store cannot take its time from an injected clock.
     fake_clock: bool = True
-    #: True if ``sweep()`` reclaims expired entries and returns their number; False if the
-    #: backend expires entries itself and ``sweep()`` always returns 0.
-    sweeps: bool = True
     #: The test's temporary directory, set before `make_store` is called.
     tmp_path: Path
 

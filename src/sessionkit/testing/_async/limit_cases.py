@@ -37,6 +37,10 @@ from .harness import AsyncContractHarness, assert_unchanged
 class AsyncLimitCases:
     """TTLs (absolute and sliding), batches and prefixes, typed errors, close()."""
 
+    #: True if ``sweep()`` reclaims expired entries and returns their number; False if the
+    #: backend expires entries itself and ``sweep()`` always returns 0.
+    sweeps: bool = True
+
     # -- expiry -------------------------------------------------------------------------------
 
     async def test_ttl_of_missing_and_of_never_expiring(

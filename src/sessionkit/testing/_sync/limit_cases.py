@@ -38,6 +38,10 @@ from .harness import ContractHarness, assert_unchanged
 class LimitCases:
     """TTLs (absolute and sliding), batches and prefixes, typed errors, close()."""
 
+    #: True if ``sweep()`` reclaims expired entries and returns their number; False if the
+    #: backend expires entries itself and ``sweep()`` always returns 0.
+    sweeps: bool = True
+
     # -- expiry -------------------------------------------------------------------------------
 
     def test_ttl_of_missing_and_of_never_expiring(
