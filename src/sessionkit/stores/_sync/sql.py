@@ -83,6 +83,7 @@ class SQLStore(StoreBase):
         lock_timeout: float = 10.0,
         max_attempts: int = 10,
         batch_size: int = 1000,
+        _lock_rows: bool = True,
     ) -> None:
         self._options = SQLOptions(
             table_name=table_name,
@@ -109,7 +110,8 @@ class SQLStore(StoreBase):
                 f"{type(self).__name__} takes a URL or an Engine, not {type(engine).__name__}"
             )
         self.table = session_table(table_name)
-        self._sql = Statements(self.table, self._engine.dialect.name)
+        # _lock_rows=False is for tests: update/merge then rely on the version check alone.
+        self._sql = Statements(self.table, self._engine.dialect.name, lock_rows=_lock_rows)
         self._schema_ready = not auto_create_schema
 
     @classmethod
