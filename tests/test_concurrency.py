@@ -1,7 +1,14 @@
 """Concurrent read-modify-write never loses an update, on every backend.
 
 16 writers x 250 increments of one counter must end at exactly 4000: with threads on the
-sync store, and with tasks on the async store.
+sync store, with tasks on the async store, and with tasks on several event loops in several
+threads at once (each loop with its own async store on the same data).
+
+The tests force the writers to interleave, so that a store that is not atomic fails them
+(the memory store with its lock released while ``fn`` runs loses hundreds of the 4000):
+threads run with a one-microsecond switch interval, and the update function itself lets
+other threads run between its read and its return (``sessionkit.testing.writers``). Left
+alone, each thread would finish its 250 updates inside one 5 ms time slice.
 """
 
 from __future__ import annotations
@@ -10,19 +17,16 @@ import asyncio
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sessionkit import open_async_store, open_store
+from sessionkit import AsyncMemoryStore, MemoryStore, open_async_store, open_store
+from sessionkit.stores.memory import MemoryState
+from sessionkit.testing.writers import increment, tiny_switch_interval
 from tests.backends import SPECS
 
 WRITERS = 16
 INCREMENTS = 250
-
-
-def increment(value: dict[str, Any]) -> dict[str, Any]:
-    return {**value, "n": value["n"] + 1}
 
 
 @pytest.fixture(params=sorted(SPECS))
@@ -48,10 +52,11 @@ def test_threads_updating_one_key_lose_nothing(spec_name: str, tmp_path: Path) -
                 errors.append(error)
 
         threads = [threading.Thread(target=writer) for _ in range(WRITERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
+        with tiny_switch_interval():
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=300)
         assert not errors, errors[0]
         assert store.get("counter") == {"n": WRITERS * INCREMENTS}
     finally:
@@ -90,3 +95,47 @@ async def test_tasks_merging_distinct_fields_lose_nothing(spec_name: str, tmp_pa
     finally:
         await store.purge("")
         await store.close()
+
+
+LOOPS = 4
+
+
+def test_tasks_on_several_event_loops_updating_one_memory_key_lose_nothing() -> None:
+    # One event loop alone cannot interleave inside the memory store's update (it has no
+    # await), and the async memory store promises to be thread-safe too: LOOPS loops in
+    # LOOPS threads, each with WRITERS // LOOPS tasks and its own async store on the same
+    # MemoryState, must lose nothing either. (The network stores interleave at their own
+    # awaits, in the single-loop test above; their clients belong to one loop.)
+    state = MemoryState()
+    MemoryStore(state=state).set("counter", {"n": 0})
+
+    async def loop() -> None:
+        store = AsyncMemoryStore(state=state)
+
+        async def writer() -> None:
+            for _ in range(INCREMENTS):
+                await store.update("counter", increment)
+
+        try:
+            await asyncio.gather(*(writer() for _ in range(WRITERS // LOOPS)))
+        finally:
+            await store.close()
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(LOOPS)
+
+    def run() -> None:
+        try:
+            start.wait()
+            asyncio.run(loop())
+        except BaseException as error:  # surfaced below, with its traceback
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(LOOPS)]
+    with tiny_switch_interval():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    assert not errors, errors[0]
+    assert MemoryStore(state=state).get("counter") == {"n": WRITERS * INCREMENTS}

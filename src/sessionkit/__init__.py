@@ -21,7 +21,7 @@ from ._moved import moved_attribute
 from ._sync.protocol import SessionStore
 from .clock import Clock, FakeClock, SystemClock
 from .codec import JSONCodec
-from .entry import TTL, Entry, InvalidTTL, UpdateFunction
+from .entry import MAX_TTL, TTL, Entry, InvalidTTL, UpdateFunction
 from .errors import (
     BackendError,
     CircuitOpen,
@@ -60,6 +60,7 @@ logging.getLogger("sessionkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "MAX_KEY_LENGTH",
+    "MAX_TTL",
     "TTL",
     "AsyncMemoryStore",
     "AsyncNamespace",

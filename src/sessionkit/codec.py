@@ -33,7 +33,7 @@ from typing import Any
 
 from .errors import ConfigurationError, CorruptValue, PayloadTooLarge, SerializationError
 
-__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "JSONCodec", "check_value", "default_codec"]
+__all__ = ["DEFAULT_MAX_PAYLOAD_BYTES", "JSONCodec", "check_items", "check_value", "default_codec"]
 
 #: The largest encoded value a store accepts unless configured otherwise.
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -104,6 +104,20 @@ def _check(value: object, depth: int) -> None:
             _check(scalar(value), depth)
             return
     raise _Invalid(f"{type(value).__name__} {value!r} is not JSON-compatible")
+
+
+def check_items(items: object) -> Mapping[Any, Any]:
+    """Return ``items`` if it is a mapping (of keys to values, as ``set_many`` takes).
+
+    Raises `SerializationError` otherwise (a list of pairs, ``None``), as a value that is
+    not a mapping does; the keys and values themselves are checked by the store.
+    """
+    if not isinstance(items, Mapping):
+        raise SerializationError(
+            "set_many takes a mapping of keys to values (a dict), "
+            f"not {type(items).__name__}: {items!r:.80}"
+        )
+    return items
 
 
 def check_value(value: object) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import attrs
 from .errors import InvalidTTL
 
 __all__ = [
+    "MAX_TTL",
     "TTL",
     "Entry",
     "InvalidTTL",
@@ -23,6 +24,14 @@ __all__ = [
 
 #: A time-to-live: seconds (int or float) or a `timedelta`.
 TTL: TypeAlias = float | timedelta
+
+#: The longest TTL any store accepts, in seconds: ten years of 365 days (315,360,000 s).
+#: A longer one (``ttl=1e13``, ``timedelta.max``) is `InvalidTTL` on every store, wrapper
+#: and the fallback journal, before anything is written. It fits every backend with room
+#: to spare: the SQL ``expires_at`` column (64-bit microseconds since the epoch) and
+#: Redis's ``PX`` (64-bit milliseconds). Values that must never expire use ``ttl=None``
+#: on a store without a default TTL.
+MAX_TTL: float = 10 * 365 * 24 * 3600.0
 
 #: The function ``update`` applies: current value in, new value out. It must be pure: a
 #: store that retries on conflict calls it again with the fresh value.
@@ -43,7 +52,7 @@ class Entry:
 
 
 def to_seconds(ttl: object) -> float:
-    """Normalise a TTL to positive, finite seconds.
+    """Normalise a TTL to positive, finite seconds, at most `MAX_TTL`.
 
     ```pycon
     >>> to_seconds(timedelta(minutes=10))
@@ -52,18 +61,30 @@ def to_seconds(ttl: object) -> float:
     Traceback (most recent call last):
     ...
     sessionkit.errors.InvalidTTL: a TTL must be positive and finite, got 0
+    >>> to_seconds(1e13)
+    Traceback (most recent call last):
+    ...
+    sessionkit.errors.InvalidTTL: a TTL is at most 315360000 seconds (10 years), got 1e+13
 
     ```
     """
     if isinstance(ttl, timedelta):
         seconds = ttl.total_seconds()
-    elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
-        seconds = float(ttl)
+    elif isinstance(ttl, int) and not isinstance(ttl, bool):
+        # Compared as an int first: float() of a huge int raises OverflowError.
+        seconds = float(min(ttl, _MAX_TTL_INT + 1))
+    elif isinstance(ttl, float):
+        seconds = ttl
     else:
         raise InvalidTTL(f"a TTL is seconds or a timedelta, not {type(ttl).__name__}: {ttl!r}")
     if not (seconds > 0 and math.isfinite(seconds)):
         raise InvalidTTL(f"a TTL must be positive and finite, got {ttl!r}")
+    if seconds > MAX_TTL:
+        raise InvalidTTL(f"a TTL is at most {_MAX_TTL_INT} seconds (10 years), got {seconds:.6g}")
     return seconds
+
+
+_MAX_TTL_INT = int(MAX_TTL)
 
 
 def expiry_instant(now: float, ttl: TTL | None, default: float | None) -> float | None:

@@ -26,6 +26,7 @@ from .errors import InvalidKey
 __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_NAMESPACE_LENGTH",
+    "key_list",
     "split_key",
     "validate_key",
     "validate_keys",
@@ -64,8 +65,26 @@ def validate_prefix(prefix: object) -> str:
 
 
 def validate_keys(keys: Iterable[object]) -> list[str]:
-    """Validate every key first, so that a batch with one bad key writes nothing."""
-    return [validate_key(key) for key in keys]
+    """Validate every key first, so that a batch with one bad key writes nothing.
+
+    ``keys`` must be a collection of keys: a ``str`` or ``bytes`` (which would iterate as
+    one-character keys), ``None`` or anything not iterable raises `InvalidKey`.
+    """
+    return [validate_key(key) for key in key_list(keys)]
+
+
+def key_list(keys: object) -> list[object]:
+    """``keys`` as a list, if it is a collection of keys (the keys themselves unchecked).
+
+    Raises `InvalidKey` for a ``str``, ``bytes``, ``None`` or anything not iterable: a
+    string passed where a list of keys belongs would otherwise read its characters.
+    """
+    if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
+        raise InvalidKey(
+            f"keys are given as a collection of str (a list, a set), not {type(keys).__name__}:"
+            f" {keys!r:.80}"
+        )
+    return list(keys)
 
 
 def _reject(key: object, *, allow_empty: bool) -> str:

@@ -35,6 +35,10 @@ class BackendSpec:
     fake_clock: bool = True
     #: False for backends that cannot share state across processes (memory).
     multiprocess: bool = True
+    #: True if ``sweep()`` reclaims expired entries and returns how many (memory, SQL);
+    #: False where the backend expires them natively and ``sweep()`` is a no-op returning 0
+    #: (Redis). The contract suite asserts the exact count from this.
+    sweeps: bool = True
     #: A resilience wrapper the harness puts around the store ("retrying", "breaker",
     #: "fallback" or "resilient" for the whole stack), or None for the bare store.
     wrap: str | None = None

@@ -54,24 +54,28 @@ SPECS = [
         options=_prefix,
         server=("Redis", "127.0.0.1", 6379),
         fake_clock=False,
+        sweeps=False,
     ),
     BackendSpec(
         name="redis-cluster",
         url=lambda tmp: redis_servers.cluster().url,
         options=_prefix,
         fake_clock=False,
+        sweeps=False,
     ),
     BackendSpec(
         name="redis-sentinel",
         url=lambda tmp: redis_servers.sentinel_set().url,
         options=_prefix,
         fake_clock=False,
+        sweeps=False,
     ),
     BackendSpec(
         name="fakeredis",
         url=lambda tmp: "fakeredis://",
         options=_prefix,
         fake_clock=False,
+        sweeps=False,
         multiprocess=False,
     ),
 ]

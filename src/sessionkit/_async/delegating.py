@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .._types import AsyncOperation
+from ..codec import check_items
 from ..entry import TTL, Entry, UpdateFunction
+from ..keys import key_list
 from .base import AsyncStoreBase
 from .protocol import AsyncSessionStore
 
@@ -98,14 +100,15 @@ class AsyncDelegatingStore(AsyncStoreBase):
         return await self._around("touch", key, lambda: self._store.touch(key, ttl))
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        keys = list(keys)  # an iterator would be used up by a first attempt
-        first = keys[0] if keys else None
-        return await self._around("get_many", first, lambda: self._store.get_many(keys))
+        # A list: an iterator would be used up by a first attempt. A str is refused here.
+        wanted: list[Any] = key_list(keys)
+        first = wanted[0] if wanted else None
+        return await self._around("get_many", first, lambda: self._store.get_many(wanted))
 
     async def set_many(
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
-        first = next(iter(items), None)
+        first = next(iter(check_items(items)), None)
         await self._around("set_many", first, lambda: self._store.set_many(items, ttl))
 
     async def scan(self, prefix: str = "", *, batch_size: int = 500) -> AsyncIterator[str]:

@@ -14,7 +14,9 @@ from collections.abc import Iterator, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .._types import Operation
+from ..codec import check_items
 from ..entry import TTL, Entry, UpdateFunction
+from ..keys import key_list
 from .base import StoreBase
 from .protocol import SessionStore
 
@@ -99,14 +101,15 @@ class DelegatingStore(StoreBase):
         return self._around("touch", key, lambda: self._store.touch(key, ttl))
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        keys = list(keys)  # an iterator would be used up by a first attempt
-        first = keys[0] if keys else None
-        return self._around("get_many", first, lambda: self._store.get_many(keys))
+        # A list: an iterator would be used up by a first attempt. A str is refused here.
+        wanted: list[Any] = key_list(keys)
+        first = wanted[0] if wanted else None
+        return self._around("get_many", first, lambda: self._store.get_many(wanted))
 
     def set_many(
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
-        first = next(iter(items), None)
+        first = next(iter(check_items(items)), None)
         self._around("set_many", first, lambda: self._store.set_many(items, ttl))
 
     def scan(self, prefix: str = "", *, batch_size: int = 500) -> Iterator[str]:

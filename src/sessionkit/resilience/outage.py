@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .._update import apply_update, starting_value
-from ..codec import JSONCodec
+from ..codec import JSONCodec, check_items
 from ..entry import TTL, Entry, UpdateFunction, expiry_instant, remaining_ttl, to_seconds
 from ..errors import StoreUnavailable
 from ..keys import validate_key, validate_keys
@@ -220,7 +220,7 @@ class OutageRules:
         return decide
 
     def set_many(self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None) -> Decision[None]:
-        checked = {key: self._checked(key, value) for key, value in items.items()}
+        checked = {key: self._checked(key, value) for key, value in check_items(items).items()}
         if ttl is not None:
             to_seconds(ttl)
 

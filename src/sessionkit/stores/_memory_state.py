@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from .._update import apply_update, merge_values, starting_value
 from ..clock import Clock, system_clock
-from ..codec import JSONCodec, check_value, default_codec
+from ..codec import JSONCodec, check_items, check_value, default_codec
 from ..entry import TTL, Entry, UpdateFunction, expiry_instant, remaining_ttl, to_seconds
 from ..keys import validate_key, validate_keys, validate_prefix
 
@@ -101,6 +101,8 @@ class MemoryState:
     def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None) -> bool:
         validate_key(key)
         data = self.codec.encode(value)
+        if ttl is not None:
+            to_seconds(ttl)  # a bad TTL fails even when the key exists and nothing is written
         with self._lock:
             now = self.clock.now()
             if self._live(key, now) is not None:
@@ -163,6 +165,8 @@ class MemoryState:
 
     def touch(self, key: str, ttl: TTL | None) -> bool:
         validate_key(key)
+        if ttl is not None:
+            to_seconds(ttl)  # a bad TTL fails even when the key is missing
         with self._lock:
             now = self.clock.now()
             slot = self._live(key, now)
@@ -187,7 +191,10 @@ class MemoryState:
         return {key: self._decode(key, slot) for key, slot in slots if slot is not None}
 
     def set_many(self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None) -> None:
+        items = check_items(items)
         encoded = [(validate_key(key), self.codec.encode(value)) for key, value in items.items()]
+        if ttl is not None:
+            to_seconds(ttl)
         with self._lock:
             now = self.clock.now()
             expires_at = expiry_instant(now, ttl, self.default_ttl)

@@ -28,6 +28,7 @@ class TestBuiltinStores(AsyncStoreContract):
         self.spec = ALL_SPECS[request.param]
         self.spec.require()
         self.fake_clock = self.spec.fake_clock
+        self.sweeps = self.spec.sweeps
 
     async def make_store(self, **options: Any) -> AsyncSessionStore:
         token = uuid.uuid4().hex[:12]

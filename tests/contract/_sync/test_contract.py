@@ -29,6 +29,7 @@ class TestBuiltinStores(StoreContract):
         self.spec = ALL_SPECS[request.param]
         self.spec.require()
         self.fake_clock = self.spec.fake_clock
+        self.sweeps = self.spec.sweeps
 
     def make_store(self, **options: Any) -> SessionStore:
         token = uuid.uuid4().hex[:12]

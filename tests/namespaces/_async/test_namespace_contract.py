@@ -605,3 +605,51 @@ async def test_update_gives_up_with_conflict_error_if_the_session_keeps_being_re
     with pytest.raises(ConflictError):
         await view.merge("c1", total=1)
     assert await carts.get("c1") == Cart("ana")
+
+
+# -- tenant isolation ------------------------------------------------------------------------
+
+# The default tenant, tenants whose ids are prefixes of each other, and namespaces whose
+# names are prefixes of each other: every view below holds a different number of sessions.
+TENANTS: list[str | None] = [None, "ac", "acme", "acme2"]
+SIZES = {
+    (None, "carts"): 1,
+    (None, "carts2"): 2,
+    ("ac", "carts"): 3,
+    ("acme", "carts"): 4,
+    ("acme", "carts2"): 5,
+    ("acme2", "carts"): 6,
+}
+
+
+async def _fill_tenants(h: AsyncHarness) -> dict[tuple[str | None, str], AsyncNamespace[Cart]]:
+    views = {view: make(h, view[1], tenant=view[0]) for view in SIZES}
+    for view, size in SIZES.items():
+        for i in range(size):
+            await views[view].put(f"s{i}", Cart(f"{view}"))
+    return views
+
+
+async def test_count_and_ids_see_only_their_own_tenant(harness: AsyncHarness) -> None:
+    views = await _fill_tenants(harness)
+    for view, space in views.items():
+        assert await space.count() == SIZES[view], view
+        assert sorted([i async for i in space.ids()]) == [f"s{i}" for i in range(SIZES[view])]
+        assert await space.count("s1") == (1 if SIZES[view] > 1 else 0), view
+    # A tenant (or namespace) with no sessions of its own sees none of the others'.
+    assert await make(harness, "carts", tenant="a").count() == 0
+    assert [i async for i in make(harness, "cart", tenant="acme").ids()] == []
+
+
+async def test_purge_deletes_only_its_own_tenant_and_namespace(harness: AsyncHarness) -> None:
+    views = await _fill_tenants(harness)
+    remaining = dict(SIZES)
+    # Each purge reports exactly its own view's sessions and leaves every other view whole.
+    for view in [("acme", "carts"), (None, "carts"), ("ac", "carts"), ("acme2", "carts")]:
+        assert await views[view].purge() == SIZES[view], view
+        remaining[view] = 0
+        for other, space in views.items():
+            assert await space.count() == remaining[other], (view, other)
+            stored = await space.get_many([f"s{i}" for i in range(SIZES[other])])
+            assert len(stored) == remaining[other], (view, other)
+    assert await views[("acme", "carts")].purge() == 0  # nothing left to purge twice

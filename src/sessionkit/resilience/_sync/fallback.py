@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ..._sync.delegating import PREFIX_OPERATIONS, DelegatingStore
 from ..._sync.protocol import SessionStore
 from ...clock import Clock, system_clock
-from ...codec import JSONCodec, default_codec
+from ...codec import JSONCodec, check_items, default_codec
 from ...entry import TTL, Entry, InvalidTTL, UpdateFunction, to_seconds
 from ...errors import (
     ConfigurationError,
@@ -21,7 +21,7 @@ from ...errors import (
     SerializationError,
     StoreUnavailable,
 )
-from ...keys import validate_key, validate_prefix
+from ...keys import key_list, validate_key, validate_prefix
 from .._types import Operation
 from ..events import Emitter, Event, ResilienceObserver, key_digest
 from ..journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, Journal
@@ -349,9 +349,10 @@ class WithFallback(DelegatingStore):
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._check_open()
+        given: list[Any] = key_list(keys)  # a str or None is refused, journal or not
         if not self.journal.pending():
-            return self._primary.get_many(keys)
-        wanted = self._rules.keys(keys)
+            return self._primary.get_many(given)
+        wanted = self._rules.keys(given)
         state = self._settle()
         if state is _Settled.CLEAR:
             return self._primary.get_many(wanted)
@@ -418,7 +419,7 @@ class WithFallback(DelegatingStore):
     ) -> None:
         self._write(
             "set_many",
-            next(iter(items), ""),
+            next(iter(check_items(items)), ""),
             lambda: self._primary.set_many(items, ttl),
             lambda: self._rules.set_many(items, ttl),
         )
@@ -463,6 +464,9 @@ class WithFallback(DelegatingStore):
         default: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._check_open()
+        validate_key(key)  # bad input is its own error, not the outage's StoreUnavailable
+        if ttl is not None:
+            to_seconds(ttl)
         if self.journal.pending():
             state = self._settle()
             # A key the journal never mentions can go to a live primary (during another

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 
 from ..._async.base import AsyncStoreBase
 from ..._update import apply_update, starting_value
-from ...codec import JSONCodec, check_value, default_codec
+from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
@@ -470,6 +470,7 @@ class AsyncRedisStore(AsyncStoreBase):
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
         self._check_open()
+        items = check_items(items)
         if self._needs_initialize or self._binding.moved():
             await self._prepare()
         encoded = {

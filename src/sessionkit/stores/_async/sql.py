@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from ..._async.base import AsyncStoreBase
 from ..._update import apply_update, merge_values, starting_value
 from ...clock import Clock, system_clock
-from ...codec import JSONCodec, check_value, default_codec
+from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
@@ -98,6 +98,7 @@ class AsyncSQLStore(AsyncStoreBase):
         pool_timeout: float | None = None,
         max_attempts: int = 10,
         batch_size: int = 1000,
+        _lock_rows: bool = True,
     ) -> None:
         settings: dict[str, Any] = {
             "timeout": timeout,
@@ -140,7 +141,8 @@ class AsyncSQLStore(AsyncStoreBase):
                 f"{type(self).__name__} takes a URL or an AsyncEngine, not {type(engine).__name__}"
             )
         self.table = session_table(table_name)
-        self._sql = Statements(self.table, self._engine.dialect.name)
+        # _lock_rows=False is for tests: update/merge then rely on the version check alone.
+        self._sql = Statements(self.table, self._engine.dialect.name, lock_rows=_lock_rows)
         self._schema_ready = not auto_create_schema
 
     @classmethod
@@ -317,6 +319,7 @@ class AsyncSQLStore(AsyncStoreBase):
     ) -> None:
         self._check_open()
         seconds = to_seconds(ttl) if ttl is not None else self._default_ttl
+        items = check_items(items)
         encoded = {validate_key(key): self._codec.encode(value) for key, value in items.items()}
         if not encoded:
             return

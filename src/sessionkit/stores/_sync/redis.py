@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 
 from ..._sync.base import StoreBase
 from ..._update import apply_update, starting_value
-from ...codec import JSONCodec, check_value, default_codec
+from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
@@ -471,6 +471,7 @@ class RedisStore(StoreBase):
         self, items: Mapping[str, Mapping[str, Any]], ttl: TTL | None = None
     ) -> None:
         self._check_open()
+        items = check_items(items)
         if self._needs_initialize or self._binding.moved():
             self._prepare()
         encoded = {

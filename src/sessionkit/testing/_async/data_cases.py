@@ -12,7 +12,12 @@ from ...errors import (
     SessionNotFound,
 )
 from ..cases import BAD_VALUES, ORIGINAL, PAST_SHORT, SHORT
+from ..writers import AsyncRunWriters, increment
 from .harness import AsyncContractHarness, assert_unchanged
+
+# Concurrent writers of one key in the atomicity tests, and the writes each makes.
+WRITERS = 4
+WRITES = 50
 
 
 class AsyncDataCases:
@@ -183,6 +188,39 @@ class AsyncDataCases:
         assert issubclass(ConflictError, Exception)
         await harness.store.set("k", {"n": 0})
         assert await harness.store.update("k", lambda v: {"n": v["n"] + 1}) == {"n": 1}
+
+    async def test_concurrent_updates_of_one_key_lose_nothing(
+        self, harness: AsyncContractHarness
+    ) -> None:
+        # Tried: WRITERS concurrent writers (tasks; threads forced to interleave in the
+        # sync contract) each incrementing one counter WRITES times. Any update that read a
+        # value another had already replaced and wrote over it would show as a lost count.
+        store = harness.store
+        await store.set("counter", {"n": 0})
+
+        async def writer() -> None:
+            for _ in range(WRITES):
+                await store.update("counter", increment)
+
+        await AsyncRunWriters(WRITERS, writer)
+        assert await store.get("counter") == {"n": WRITERS * WRITES}
+        entry = await store.get_entry("counter")
+        assert entry is not None
+        assert entry.version == 1 + WRITERS * WRITES
+
+    async def test_concurrent_merges_of_distinct_fields_lose_nothing(
+        self, harness: AsyncContractHarness
+    ) -> None:
+        store = harness.store
+        fields = iter(range(WRITERS))
+
+        async def writer() -> None:
+            field = f"w{next(fields)}"
+            for n in range(WRITES):
+                await store.merge("shared", {field: n})
+
+        await AsyncRunWriters(WRITERS, writer)
+        assert await store.get("shared") == {f"w{i}": WRITES - 1 for i in range(WRITERS)}
 
     # -- merge --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ...entry import InvalidTTL
+from ...entry import MAX_TTL, InvalidTTL
 from ...errors import (
     InvalidKey,
     PayloadTooLarge,
@@ -21,12 +21,25 @@ from ...errors import (
     SessionNotFound,
     StoreClosed,
 )
-from ..cases import BAD_KEYS, BAD_TTLS, BAD_VALUES, ORIGINAL, PAST_SHORT, SHORT
+from ..cases import (
+    BAD_ITEM_COLLECTIONS,
+    BAD_KEY_COLLECTIONS,
+    BAD_KEYS,
+    BAD_TTLS,
+    BAD_VALUES,
+    ORIGINAL,
+    PAST_SHORT,
+    SHORT,
+)
 from .harness import AsyncContractHarness, assert_unchanged
 
 
 class AsyncLimitCases:
     """TTLs (absolute and sliding), batches and prefixes, typed errors, close()."""
+
+    #: True if ``sweep()`` reclaims expired entries and returns their number; False if the
+    #: backend expires entries itself and ``sweep()`` always returns 0.
+    sweeps: bool = True
 
     # -- expiry -------------------------------------------------------------------------------
 
@@ -95,6 +108,8 @@ class AsyncLimitCases:
             await store.set("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             await store.create("other", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):  # the key exists: no write, but still no False
+            await store.create("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             await store.update("k", lambda v: {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
@@ -103,9 +118,29 @@ class AsyncLimitCases:
             await store.set_many({"k": {"new": 1}}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             await store.touch("k", ttl)
+        with pytest.raises(InvalidTTL):  # nothing to touch: the TTL is still checked
+            await store.touch("other", ttl)
+        with pytest.raises(InvalidTTL):
+            await store.update("other", lambda v: {"new": 1}, ttl=ttl, default={})
         await assert_unchanged(harness, "k", version=1)
         assert await store.ttl("k") == math.inf
         assert await store.exists("other") is False
+
+    async def test_the_longest_ttl_is_kept(self, harness: AsyncContractHarness) -> None:
+        # MAX_TTL (ten years) is the one range every backend keeps; one past it is refused
+        # (test_a_bad_ttl_writes_nothing). Each write path stores it as given.
+        store = harness.store
+        await store.set("set", {}, ttl=MAX_TTL)
+        await store.create("create", {}, ttl=timedelta(seconds=MAX_TTL))
+        await store.merge("merge", {}, ttl=MAX_TTL)
+        await store.update("update", lambda v: v, ttl=MAX_TTL, default={})
+        await store.set_many({"many": {}}, ttl=MAX_TTL)
+        await store.set("touched", {})
+        assert await store.touch("touched", MAX_TTL) is True
+        for key in ("set", "create", "merge", "update", "many", "touched"):
+            remaining = await store.ttl(key)
+            assert remaining is not None, key
+            assert MAX_TTL - 60 < remaining <= MAX_TTL, key
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -141,6 +176,31 @@ class AsyncLimitCases:
         with pytest.raises(InvalidKey):
             await harness.store.set_many({"k": {"new": 1}, "bad key": {"ok": 1}})
         await assert_unchanged(harness, "k", version=1)
+
+    @pytest.mark.parametrize("keys", BAD_KEY_COLLECTIONS)
+    async def test_get_many_refuses_what_is_not_a_collection_of_keys(
+        self, harness: AsyncContractHarness, keys: Any
+    ) -> None:
+        # Tried: None, a str and bytes (which iterate as one-character keys: "abc" would
+        # read the keys "a", "b" and "c") and an int. Each is InvalidKey, before any read.
+        await harness.store.set("a", ORIGINAL)
+        with pytest.raises(InvalidKey):
+            await harness.store.get_many(keys)
+        await assert_unchanged(harness, "a", version=1)
+
+    @pytest.mark.parametrize("items", BAD_ITEM_COLLECTIONS)
+    async def test_set_many_refuses_what_is_not_a_mapping(
+        self, harness: AsyncContractHarness, items: Any
+    ) -> None:
+        # Tried: None, a list of (key, value) pairs, a list of values, a str and an int.
+        # Each is SerializationError (a TypeError) before anything is written.
+        await harness.store.set("k", ORIGINAL)
+        with pytest.raises(SerializationError):
+            await harness.store.set_many(items)
+        with pytest.raises(SerializationError):
+            await harness.store.set_many(items, ttl=60)
+        await assert_unchanged(harness, "k", version=1)
+        assert await harness.store.count() == 1
 
     async def test_scan_count_and_purge_by_prefix(self, harness: AsyncContractHarness) -> None:
         store = harness.store
@@ -184,9 +244,39 @@ class AsyncLimitCases:
         await store.set_many({f"new:{i}": {} for i in range(3)}, ttl=3600)
         await store.set("forever", {})
         await harness.advance(PAST_SHORT)
-        swept = await store.sweep()
-        assert swept in (0, 5)  # 0 where the backend expires natively
+        # Exactly the 5 expired entries where sweep reclaims them; 0 where the backend
+        # expires them itself (sweeps = False). Then nothing is left to reclaim.
+        assert await store.sweep() == (5 if self.sweeps else 0)
         assert await store.count() == 4
+        assert await store.sweep() == 0
+        assert sorted([key async for key in store.scan()]) == [
+            "forever",
+            "new:0",
+            "new:1",
+            "new:2",
+        ]
+
+    async def test_sweep_keeps_entries_renewed_before_they_were_due(
+        self, harness: AsyncContractHarness
+    ) -> None:
+        # Each entry is due at SHORT, then renewed (touch, set, merge, update with a TTL)
+        # before it is; sweeping after SHORT must reclaim only the one left alone.
+        store = harness.store
+        renewed = ["touched", "set", "merged", "updated"]
+        await store.set_many({key: {"n": 0} for key in [*renewed, "due"]}, ttl=SHORT)
+        await harness.advance(SHORT * 0.5)
+        assert await store.touch("touched", 3600) is True
+        await store.set("set", {"n": 1}, ttl=3600)
+        await store.merge("merged", {"n": 1}, ttl=3600)
+        await store.update("updated", lambda v: {"n": 1}, ttl=3600)
+        await harness.advance(PAST_SHORT - SHORT * 0.5)  # past the first expiry
+        assert await store.sweep() == (1 if self.sweeps else 0)
+        assert await store.get_many([*renewed, "due"]) == {
+            "touched": {"n": 0},
+            "set": {"n": 1},
+            "merged": {"n": 1},
+            "updated": {"n": 1},
+        }
         assert await store.sweep() == 0
 
     # -- bad input ----------------------------------------------------------------------------

@@ -33,8 +33,9 @@ class StoreContract(DataCases, LimitCases):
     instead of sleeping) and, for one test, ``default_ttl``. A ``make_store`` that takes
     neither gets none: TTL tests then wait in real time (fractions of a second) and the
     default-TTL test is skipped. Set ``fake_clock = False`` for a store whose server keeps
-    time (Redis) even though it accepts ``clock``. ``self.tmp_path`` is the test's
-    temporary directory (for a database file, say).
+    time (Redis) even though it accepts ``clock``, and ``sweeps = False`` for one whose
+    backend expires entries natively (its ``sweep()`` reclaims nothing and returns 0).
+    ``self.tmp_path`` is the test's temporary directory (for a database file, say).
 
     Each test runs on a fresh store and then purges it (``purge("")``) and closes it.
     """

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ...entry import InvalidTTL
+from ...entry import MAX_TTL, InvalidTTL
 from ...errors import (
     InvalidKey,
     PayloadTooLarge,
@@ -22,12 +22,25 @@ from ...errors import (
     SessionNotFound,
     StoreClosed,
 )
-from ..cases import BAD_KEYS, BAD_TTLS, BAD_VALUES, ORIGINAL, PAST_SHORT, SHORT
+from ..cases import (
+    BAD_ITEM_COLLECTIONS,
+    BAD_KEY_COLLECTIONS,
+    BAD_KEYS,
+    BAD_TTLS,
+    BAD_VALUES,
+    ORIGINAL,
+    PAST_SHORT,
+    SHORT,
+)
 from .harness import ContractHarness, assert_unchanged
 
 
 class LimitCases:
     """TTLs (absolute and sliding), batches and prefixes, typed errors, close()."""
+
+    #: True if ``sweep()`` reclaims expired entries and returns their number; False if the
+    #: backend expires entries itself and ``sweep()`` always returns 0.
+    sweeps: bool = True
 
     # -- expiry -------------------------------------------------------------------------------
 
@@ -96,6 +109,8 @@ class LimitCases:
             store.set("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             store.create("other", {"new": 1}, ttl=ttl)
+        with pytest.raises(InvalidTTL):  # the key exists: no write, but still no False
+            store.create("k", {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             store.update("k", lambda v: {"new": 1}, ttl=ttl)
         with pytest.raises(InvalidTTL):
@@ -104,9 +119,29 @@ class LimitCases:
             store.set_many({"k": {"new": 1}}, ttl=ttl)
         with pytest.raises(InvalidTTL):
             store.touch("k", ttl)
+        with pytest.raises(InvalidTTL):  # nothing to touch: the TTL is still checked
+            store.touch("other", ttl)
+        with pytest.raises(InvalidTTL):
+            store.update("other", lambda v: {"new": 1}, ttl=ttl, default={})
         assert_unchanged(harness, "k", version=1)
         assert store.ttl("k") == math.inf
         assert store.exists("other") is False
+
+    def test_the_longest_ttl_is_kept(self, harness: ContractHarness) -> None:
+        # MAX_TTL (ten years) is the one range every backend keeps; one past it is refused
+        # (test_a_bad_ttl_writes_nothing). Each write path stores it as given.
+        store = harness.store
+        store.set("set", {}, ttl=MAX_TTL)
+        store.create("create", {}, ttl=timedelta(seconds=MAX_TTL))
+        store.merge("merge", {}, ttl=MAX_TTL)
+        store.update("update", lambda v: v, ttl=MAX_TTL, default={})
+        store.set_many({"many": {}}, ttl=MAX_TTL)
+        store.set("touched", {})
+        assert store.touch("touched", MAX_TTL) is True
+        for key in ("set", "create", "merge", "update", "many", "touched"):
+            remaining = store.ttl(key)
+            assert remaining is not None, key
+            assert MAX_TTL - 60 < remaining <= MAX_TTL, key
 
     # -- batches --------------------------------------------------------------------------------
 
@@ -142,6 +177,31 @@ class LimitCases:
         with pytest.raises(InvalidKey):
             harness.store.set_many({"k": {"new": 1}, "bad key": {"ok": 1}})
         assert_unchanged(harness, "k", version=1)
+
+    @pytest.mark.parametrize("keys", BAD_KEY_COLLECTIONS)
+    def test_get_many_refuses_what_is_not_a_collection_of_keys(
+        self, harness: ContractHarness, keys: Any
+    ) -> None:
+        # Tried: None, a str and bytes (which iterate as one-character keys: "abc" would
+        # read the keys "a", "b" and "c") and an int. Each is InvalidKey, before any read.
+        harness.store.set("a", ORIGINAL)
+        with pytest.raises(InvalidKey):
+            harness.store.get_many(keys)
+        assert_unchanged(harness, "a", version=1)
+
+    @pytest.mark.parametrize("items", BAD_ITEM_COLLECTIONS)
+    def test_set_many_refuses_what_is_not_a_mapping(
+        self, harness: ContractHarness, items: Any
+    ) -> None:
+        # Tried: None, a list of (key, value) pairs, a list of values, a str and an int.
+        # Each is SerializationError (a TypeError) before anything is written.
+        harness.store.set("k", ORIGINAL)
+        with pytest.raises(SerializationError):
+            harness.store.set_many(items)
+        with pytest.raises(SerializationError):
+            harness.store.set_many(items, ttl=60)
+        assert_unchanged(harness, "k", version=1)
+        assert harness.store.count() == 1
 
     def test_scan_count_and_purge_by_prefix(self, harness: ContractHarness) -> None:
         store = harness.store
@@ -185,9 +245,39 @@ class LimitCases:
         store.set_many({f"new:{i}": {} for i in range(3)}, ttl=3600)
         store.set("forever", {})
         harness.advance(PAST_SHORT)
-        swept = store.sweep()
-        assert swept in (0, 5)  # 0 where the backend expires natively
+        # Exactly the 5 expired entries where sweep reclaims them; 0 where the backend
+        # expires them itself (sweeps = False). Then nothing is left to reclaim.
+        assert store.sweep() == (5 if self.sweeps else 0)
         assert store.count() == 4
+        assert store.sweep() == 0
+        assert sorted([key for key in store.scan()]) == [
+            "forever",
+            "new:0",
+            "new:1",
+            "new:2",
+        ]
+
+    def test_sweep_keeps_entries_renewed_before_they_were_due(
+        self, harness: ContractHarness
+    ) -> None:
+        # Each entry is due at SHORT, then renewed (touch, set, merge, update with a TTL)
+        # before it is; sweeping after SHORT must reclaim only the one left alone.
+        store = harness.store
+        renewed = ["touched", "set", "merged", "updated"]
+        store.set_many({key: {"n": 0} for key in [*renewed, "due"]}, ttl=SHORT)
+        harness.advance(SHORT * 0.5)
+        assert store.touch("touched", 3600) is True
+        store.set("set", {"n": 1}, ttl=3600)
+        store.merge("merged", {"n": 1}, ttl=3600)
+        store.update("updated", lambda v: {"n": 1}, ttl=3600)
+        harness.advance(PAST_SHORT - SHORT * 0.5)  # past the first expiry
+        assert store.sweep() == (1 if self.sweeps else 0)
+        assert store.get_many([*renewed, "due"]) == {
+            "touched": {"n": 0},
+            "set": {"n": 1},
+            "merged": {"n": 1},
+            "updated": {"n": 1},
+        }
         assert store.sweep() == 0
 
     # -- bad input ----------------------------------------------------------------------------
