@@ -67,18 +67,46 @@ MUTANTS = [
         'return self._store.purge(self._space.prefix.rpartition(":")[0].rpartition(":")[2] + ":")',
         ("tests/namespaces/test_isolation.py",),
     ),
-    # To enable after merging the `contract` branch (its tests kill them; node ids are
-    # expected, not yet checked). Without those tests these mutants survive today:
-    # Mutant(
-    #     "SQL sweep DELETE without the expiry re-check",
-    #     "src/sessionkit/stores/_sql/statements.py",
-    #     "return sa.delete(t).where(t.c.key.in_(keys), _expired(t, now))",
-    #     "return sa.delete(t).where(t.c.key.in_(keys))",
-    #     ("tests/contract/_sync/  (the sweep-versus-touch race test)",),
-    # ),
-    # memory lock released during fn (src/sessionkit/stores/_memory_state.py, the update
-    # path's `with self._lock:`): the contract's forced-interleaving thread test;
-    # SQL version check dropped with the row lock off: the contract's lock-off test.
+    Mutant(
+        "memory lock released while the update function runs",
+        "src/sessionkit/stores/_memory_state.py",
+        "            current = None if slot is None else self._decode(key, slot)\n"
+        "            value, data = apply_update(",
+        "            current = None if slot is None else self._decode(key, slot)\n"
+        "        if True:  # the lock is released here: fn runs unprotected\n"
+        "            value, data = apply_update(",
+        ("tests/test_concurrency.py::test_threads_updating_one_key_lose_nothing[memory]",),
+    ),
+    Mutant(
+        "SQL version check dropped (with the row lock off)",
+        "src/sessionkit/stores/_sql/statements.py",
+        "return sa.update(t).where(t.c.key == key, t.c.version == version).values(values)",
+        "return sa.update(t).where(t.c.key == key).values(values)",
+        (
+            "tests/stores/sql/test_atomicity.py"
+            "::test_without_the_row_lock_the_version_check_keeps_a_concurrent_update",
+        ),
+    ),
+    Mutant(
+        "SQL sweep DELETE without the expiry re-check",
+        "src/sessionkit/stores/_sql/statements.py",
+        "return sa.delete(t).where(t.c.key.in_(keys), _expired(t, now))",
+        "return sa.delete(t).where(t.c.key.in_(keys))",
+        (
+            "tests/stores/sql/test_atomicity.py"
+            "::test_a_row_renewed_between_the_sweeps_select_and_delete_survives",
+        ),
+    ),
+    Mutant(
+        "memory sweep DELETE without the expiry re-check",
+        "src/sessionkit/stores/_memory_state.py",
+        "if slot is not None and slot.expires_at == expires_at:",
+        "if slot is not None:",
+        (
+            "tests/contract/_sync/test_contract.py::TestBuiltinStores"
+            "::test_sweep_keeps_entries_renewed_before_they_were_due[memory]",
+        ),
+    ),
 ]
 
 
