@@ -35,6 +35,7 @@ from .._redis.pools import (
     abandon,
     bound_to_closed_loop,
     cluster_pool_settings,
+    release_node_pools,
     store_options,
 )
 from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
@@ -594,6 +595,7 @@ class AsyncRedisStore(AsyncStoreBase):
         for client in self._owned:  # every client is closed, even after one fails
             try:
                 await client.aclose()
+                release_node_pools(client)
             except Exception as error:
                 failure = failure or error
         if failure is not None:  # then the first failure is raised

@@ -292,3 +292,18 @@ def abandon(client: Any) -> None:
             connection._writer = connection._reader = None
     if getattr(client, "_initialize", None) is False:
         client._initialize = True  # a cluster client: as after its aclose()
+
+
+def release_node_pools(client: Any) -> None:
+    """Disconnect the blocking pools `cluster_pool_settings` gave a sync cluster's nodes.
+
+    redis-py's node clients are built around a pool passed in, so closing the cluster does
+    not disconnect it: its sockets would stay open until garbage collection.
+    """
+    if not isinstance(client, redis.RedisCluster):
+        return
+    for node in client.get_nodes():  # type: ignore[no-untyped-call]
+        node_client = getattr(node, "redis_connection", None)
+        pool = getattr(node_client, "connection_pool", None)
+        if isinstance(pool, redis.BlockingConnectionPool):
+            pool.disconnect()
