@@ -14,7 +14,6 @@ alone, each thread would finish its 250 updates inside one 5 ms time slice.
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 
 from sessionkit import AsyncMemoryStore, MemoryStore, open_async_store, open_store
 from sessionkit.stores.memory import MemoryState
-from sessionkit.testing.writers import increment, tiny_switch_interval
+from sessionkit.testing.writers import RunWriters, increment
 from tests.backends import SPECS
 
 WRITERS = 16
@@ -40,24 +39,12 @@ def test_threads_updating_one_key_lose_nothing(spec_name: str, tmp_path: Path) -
     store = open_store(spec.url(tmp_path), **spec.options(uuid.uuid4().hex[:12]))
     try:
         store.set("counter", {"n": 0})
-        start = threading.Barrier(WRITERS)
-        errors: list[BaseException] = []
 
         def writer() -> None:
-            try:
-                start.wait()
-                for _ in range(INCREMENTS):
-                    store.update("counter", increment)
-            except BaseException as error:  # surfaced below, with its traceback
-                errors.append(error)
+            for _ in range(INCREMENTS):
+                store.update("counter", increment)
 
-        threads = [threading.Thread(target=writer) for _ in range(WRITERS)]
-        with tiny_switch_interval():
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=300)
-        assert not errors, errors[0]
+        RunWriters(WRITERS, writer)
         assert store.get("counter") == {"n": WRITERS * INCREMENTS}
     finally:
         store.purge("")
@@ -121,21 +108,5 @@ def test_tasks_on_several_event_loops_updating_one_memory_key_lose_nothing() -> 
         finally:
             await store.close()
 
-    errors: list[BaseException] = []
-    start = threading.Barrier(LOOPS)
-
-    def run() -> None:
-        try:
-            start.wait()
-            asyncio.run(loop())
-        except BaseException as error:  # surfaced below, with its traceback
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(LOOPS)]
-    with tiny_switch_interval():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-    assert not errors, errors[0]
+    RunWriters(LOOPS, lambda: asyncio.run(loop()))
     assert MemoryStore(state=state).get("counter") == {"n": WRITERS * INCREMENTS}
