@@ -524,16 +524,8 @@ class AsyncRedisStore(AsyncStoreBase):
         # SCAN may return a key twice; callers see it once. The set holds every key seen,
         # so a scan (and count) takes memory in proportion to the number of keys.
         seen: set[bytes] = set()
-        # A cluster client scans every primary in turn. Each step passes the gate on its
-        # own: a consumer that stops between keys holds no permit.
-        names = self._client.scan_iter(match=pattern, count=batch_size)
         try:
-            while True:
-                try:
-                    async with self._gate:
-                        name = await names.__anext__()
-                except StopAsyncIteration:
-                    break
+            async for name in self._scan_names(pattern, batch_size):
                 if name not in seen:
                     seen.add(name)
                     key = store_key(name, start)
@@ -541,6 +533,19 @@ class AsyncRedisStore(AsyncStoreBase):
                         yield key
         except REDIS_ERRORS as error:
             raise store_error(error) from error
+
+    async def _scan_names(self, pattern: str, count: int) -> AsyncIterator[bytes]:
+        """SCAN's names for ``pattern``. A cluster client scans every primary in turn; each
+        step passes the gate on its own, so a consumer that stops between keys holds no
+        permit."""
+        names = self._client.scan_iter(match=pattern, count=count)
+        while True:
+            try:
+                async with self._gate:
+                    name = await names.__anext__()
+            except StopAsyncIteration:
+                return
+            yield name
 
     async def count(self, prefix: str = "") -> int:
         """How many keys ``scan`` would yield; it holds them all in a set meanwhile
@@ -559,13 +564,7 @@ class AsyncRedisStore(AsyncStoreBase):
         batch: list[bytes] = []
         try:
             start = len(self._prefix)
-            names = self._client.scan_iter(match=pattern, count=1000)
-            while True:
-                try:
-                    async with self._gate:
-                        name = await names.__anext__()
-                except StopAsyncIteration:
-                    break
+            async for name in self._scan_names(pattern, 1000):
                 if store_key(name, start) is None:
                     continue  # not a store key (another program's): left alone, as scan skips it
                 batch.append(name)
