@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -148,6 +148,23 @@ class ServerGroup:
                 process.wait(timeout=10)
         self.processes.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def server_with_password(password: str) -> Iterator[int]:
+    """A private redis-server started with ``--requirepass password``; yields its port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [redis_server_binary(), *_server_arguments(port, "--requirepass", password)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        with redis.Redis(port=port, password=password) as probe:
+            wait_until("redis-server with requirepass", probe.ping, timeout=15)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _server_arguments(port: int, *extra: str) -> list[str]:

@@ -4,13 +4,11 @@ later"): retrying cannot fix it. An unreachable server still exits 4."""
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from sessionkit.cli import EXIT_FAILED, EXIT_UNAVAILABLE, main
 from tests import redis_servers
@@ -22,19 +20,8 @@ PASSWORD = "cli-s3cret"
 
 @pytest.fixture(scope="module")
 def redis_with_password() -> Iterator[int]:
-    binary = redis_servers.redis_server_binary()
-    port = redis_servers.free_port()
-    arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(
-        [binary, *arguments, "--requirepass", PASSWORD], stdout=subprocess.DEVNULL
-    )
-    try:
-        with redis.Redis(port=port, password=PASSWORD) as probe:
-            redis_servers.wait_until("redis-server with requirepass", probe.ping, timeout=15)
+    with redis_servers.server_with_password(PASSWORD) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

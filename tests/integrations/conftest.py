@@ -33,12 +33,9 @@ def open_backend(spec: BackendSpec, tmp_path: Path, token: str) -> AsyncSessionS
     return open_async_store(spec.url(tmp_path), **spec.options(token))
 
 
-@pytest.fixture(params=ADAPTER_BACKENDS)
-async def backend_store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[AsyncSessionStore]:
-    spec = backend_spec(request.param)
-    store = open_backend(spec, tmp_path, uuid.uuid4().hex[:12])
+async def isolated_store(name: str, tmp_path: Path) -> AsyncIterator[AsyncSessionStore]:
+    """The body of a fixture: a fresh store of backend ``name``, purged and closed after."""
+    store = open_backend(backend_spec(name), tmp_path, uuid.uuid4().hex[:12])
     try:
         yield store
     finally:
@@ -46,3 +43,11 @@ async def backend_store(
             await store.purge("")
         finally:
             await store.close()
+
+
+@pytest.fixture(params=ADAPTER_BACKENDS)
+async def backend_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AsyncSessionStore]:
+    async for store in isolated_store(request.param, tmp_path):
+        yield store

@@ -20,7 +20,7 @@ from telegram.ext import Application
 from sessionkit import AsyncMemoryStore, AsyncSessionStore, CorruptValue
 from sessionkit.integrations.tagged_json import TaggedJSONError
 from sessionkit.integrations.telegram import SessionkitPersistence, TelegramEvent
-from tests.integrations.conftest import backend_spec, open_backend
+from tests.integrations.conftest import isolated_store
 from tests.integrations.telegram_doubles import TOKEN, RecordingRequest
 
 
@@ -47,15 +47,8 @@ def persistence_on(store: AsyncSessionStore) -> SessionkitPersistence:
 async def real_store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[AsyncSessionStore]:
-    spec = backend_spec(request.param)
-    store = open_backend(spec, tmp_path, uuid.uuid4().hex[:12])
-    try:
+    async for store in isolated_store(request.param, tmp_path):
         yield store
-    finally:
-        try:
-            await store.purge("")
-        finally:
-            await store.close()
 
 
 PRODUCT = uuid.UUID("12345678-1234-5678-1234-567812345678")

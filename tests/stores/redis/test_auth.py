@@ -7,12 +7,10 @@ Runs a private redis-server started with --requirepass (stopped at the end of th
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from sessionkit import ConfigurationError, open_async_store, open_store
 from sessionkit.resilience import resilient
@@ -25,19 +23,8 @@ PASSWORD = "s3cret-pass"
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    binary = redis_servers.redis_server_binary()
-    port = redis_servers.free_port()
-    arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(
-        [binary, *arguments, "--requirepass", PASSWORD], stdout=subprocess.DEVNULL
-    )
-    try:
-        with redis.Redis(port=port, password=PASSWORD) as probe:
-            redis_servers.wait_until("redis-server with requirepass", probe.ping, timeout=15)
+    with redis_servers.server_with_password(PASSWORD) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_no_password_in_the_url_says_to_put_it_there(port: int) -> None:
