@@ -16,8 +16,10 @@ from .._types import AsyncOperation
 from ..codec import check_items
 from ..entry import TTL, Entry, UpdateFunction
 from ..keys import key_list
+from ..stamped import ReplayOutcome, StampedWrite
 from .base import AsyncStoreBase
 from .protocol import AsyncSessionStore
+from .stamped_apply import apply_stamped
 
 __all__ = ["BATCH_OPERATIONS", "KEYED_OPERATIONS", "PREFIX_OPERATIONS", "AsyncDelegatingStore"]
 
@@ -25,7 +27,19 @@ _T = TypeVar("_T")
 
 #: Operations whose hook ``key`` is the one key they act on.
 KEYED_OPERATIONS = frozenset(
-    {"get", "get_entry", "exists", "ttl", "set", "create", "update", "merge", "delete", "touch"}
+    {
+        "get",
+        "get_entry",
+        "exists",
+        "ttl",
+        "set",
+        "create",
+        "update",
+        "merge",
+        "delete",
+        "touch",
+        "apply_if_newer",
+    }
 )
 #: Operations on several keys: the hook gets their first key (``None`` for none).
 BATCH_OPERATIONS = frozenset({"get_many", "set_many"})
@@ -98,6 +112,12 @@ class AsyncDelegatingStore(AsyncStoreBase):
 
     async def touch(self, key: str, ttl: TTL | None = None) -> bool:
         return await self._around("touch", key, lambda: self._store.touch(key, ttl))
+
+    async def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """The wrapped store's ``apply_if_newer`` (see `sessionkit.stamped`)."""
+        return await self._around(
+            "apply_if_newer", write.key, lambda: apply_stamped(self._store, write)
+        )
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         # A list: an iterator would be used up by a first attempt. A str is refused here.

@@ -17,8 +17,10 @@ from .._types import Operation
 from ..codec import check_items
 from ..entry import TTL, Entry, UpdateFunction
 from ..keys import key_list
+from ..stamped import ReplayOutcome, StampedWrite
 from .base import StoreBase
 from .protocol import SessionStore
+from .stamped_apply import apply_stamped
 
 __all__ = ["BATCH_OPERATIONS", "KEYED_OPERATIONS", "PREFIX_OPERATIONS", "DelegatingStore"]
 
@@ -26,7 +28,19 @@ _T = TypeVar("_T")
 
 #: Operations whose hook ``key`` is the one key they act on.
 KEYED_OPERATIONS = frozenset(
-    {"get", "get_entry", "exists", "ttl", "set", "create", "update", "merge", "delete", "touch"}
+    {
+        "get",
+        "get_entry",
+        "exists",
+        "ttl",
+        "set",
+        "create",
+        "update",
+        "merge",
+        "delete",
+        "touch",
+        "apply_if_newer",
+    }
 )
 #: Operations on several keys: the hook gets their first key (``None`` for none).
 BATCH_OPERATIONS = frozenset({"get_many", "set_many"})
@@ -99,6 +113,12 @@ class DelegatingStore(StoreBase):
 
     def touch(self, key: str, ttl: TTL | None = None) -> bool:
         return self._around("touch", key, lambda: self._store.touch(key, ttl))
+
+    def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """The wrapped store's ``apply_if_newer`` (see `sessionkit.stamped`)."""
+        return self._around(
+            "apply_if_newer", write.key, lambda: apply_stamped(self._store, write)
+        )
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         # A list: an iterator would be used up by a first attempt. A str is refused here.

@@ -35,7 +35,8 @@ __all__ = ["IDEMPOTENT_OPERATIONS", "RetryPolicy"]
 #: window is the backoff (seconds). ``update`` (its function would run twice on the
 #: stored value) and ``create`` (a retry after a lost reply would report someone else's
 #: write) are not retried, and neither is ``scan`` (a half-read iteration cannot be
-#: replayed unseen).
+#: replayed unseen). ``apply_if_newer`` (a journal replay's write) is conditional on its
+#: stamp, so a repeat after a lost reply finds its own first attempt and is superseded.
 IDEMPOTENT_OPERATIONS = frozenset(
     {
         "get",
@@ -49,6 +50,7 @@ IDEMPOTENT_OPERATIONS = frozenset(
         "merge",
         "delete",
         "touch",
+        "apply_if_newer",
         "purge",
         "sweep",
     }

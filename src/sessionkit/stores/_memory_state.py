@@ -17,6 +17,7 @@ from ..clock import Clock, system_clock
 from ..codec import JSONCodec, check_items, check_value, default_codec
 from ..entry import TTL, Entry, UpdateFunction, expiry_instant, remaining_ttl, to_seconds
 from ..keys import validate_key, validate_keys, validate_prefix
+from ..stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite, stamp_of
 
 __all__ = ["MemoryState"]
 
@@ -25,6 +26,7 @@ class _Slot(NamedTuple):
     data: bytes  # encoded: callers never share a mutable object with the store
     version: int
     expires_at: float | None
+    stamp: int  # when the value was last written (see sessionkit.stamped)
 
 
 class MemoryState:
@@ -36,10 +38,15 @@ class MemoryState:
         clock: Clock = system_clock,
         codec: JSONCodec = default_codec,
         default_ttl: TTL | None = None,
+        tombstone_ttl: TTL = DEFAULT_TOMBSTONE_TTL,
     ) -> None:
         self.clock = clock
         self.codec = codec
         self.default_ttl = None if default_ttl is None else to_seconds(default_ttl)
+        self.tombstone_ttl = 0.0 if tombstone_ttl == 0 else to_seconds(tombstone_ttl)
+        # key -> (stamp, expires_at) of its last delete. Every tombstone lives tombstone_ttl,
+        # so insertion order is expiry order (a re-delete moves its key to the end).
+        self._tombstones: dict[str, tuple[int, float]] = {}
         self._slots: dict[str, _Slot] = {}
         # (expires_at, key) for every write that set an expiry. Entries go stale when a key
         # is rewritten or deleted; sweep skips those and compaction bounds their number.
@@ -55,8 +62,10 @@ class MemoryState:
             return None
         return slot
 
-    def _write(self, key: str, data: bytes, version: int, expires_at: float | None) -> None:
-        self._slots[key] = _Slot(data, version, expires_at)
+    def _write(
+        self, key: str, data: bytes, version: int, expires_at: float | None, stamp: int
+    ) -> None:
+        self._slots[key] = _Slot(data, version, expires_at, stamp)
         if expires_at is not None:
             heapq.heappush(self._expiries, (expires_at, key))
             if len(self._expiries) > 2 * len(self._slots) + 1024:
@@ -72,6 +81,29 @@ class MemoryState:
 
     def _decode(self, key: str, slot: _Slot) -> dict[str, Any]:
         return self.codec.decode(slot.data, key=key)
+
+    def _bury(self, key: str, stamp: int, now: float) -> None:
+        """Remember a delete for tombstone_ttl; forget tombstones past theirs."""
+        if not self.tombstone_ttl:
+            return
+        tombstones = self._tombstones
+        tombstones.pop(key, None)
+        tombstones[key] = (stamp, now + self.tombstone_ttl)
+        self._forget_tombstones(now)
+
+    def _forget_tombstones(self, now: float) -> None:
+        tombstones = self._tombstones
+        for key, (_, expires_at) in list(tombstones.items())[:64]:  # amortised, from the front
+            if expires_at > now:
+                break
+            del tombstones[key]
+
+    def _held_stamp(self, key: str, slot: _Slot | None, now: float) -> int | None:
+        """The stamp a replayed write must beat: the live entry's, else its tombstone's."""
+        if slot is not None:
+            return slot.stamp
+        tombstone = self._tombstones.get(key)
+        return None if tombstone is None or tombstone[1] <= now else tombstone[0]
 
     # -- operations ----------------------------------------------------------------------
 
@@ -96,7 +128,8 @@ class MemoryState:
             now = self.clock.now()
             slot = self._live(key, now)
             version = 1 if slot is None else slot.version + 1
-            self._write(key, data, version, expiry_instant(now, ttl, self.default_ttl))
+            expires_at = expiry_instant(now, ttl, self.default_ttl)
+            self._write(key, data, version, expires_at, stamp_of(now))
 
     def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None) -> bool:
         validate_key(key)
@@ -107,7 +140,8 @@ class MemoryState:
             now = self.clock.now()
             if self._live(key, now) is not None:
                 return False
-            self._write(key, data, 1, expiry_instant(now, ttl, self.default_ttl))
+            expires_at = expiry_instant(now, ttl, self.default_ttl)
+            self._write(key, data, 1, expires_at, stamp_of(now))
             return True
 
     def update(
@@ -145,17 +179,21 @@ class MemoryState:
         self, key: str, data: bytes, slot: _Slot | None, now: float, ttl: TTL | None
     ) -> None:
         if slot is None:
-            self._write(key, data, 1, expiry_instant(now, ttl, self.default_ttl))
+            expires_at = expiry_instant(now, ttl, self.default_ttl)
+            self._write(key, data, 1, expires_at, stamp_of(now))
         else:
             expires_at = slot.expires_at if ttl is None else now + to_seconds(ttl)
-            self._write(key, data, slot.version + 1, expires_at)
+            self._write(key, data, slot.version + 1, expires_at, stamp_of(now))
 
     def delete(self, key: str) -> bool:
         validate_key(key)
         with self._lock:
-            slot = self._live(key, self.clock.now())
+            now = self.clock.now()
+            slot = self._live(key, now)
             if slot is not None:
                 del self._slots[key]
+            # Also for an absent key: another instance's journal may still hold a write of it.
+            self._bury(key, stamp_of(now), now)
             return slot is not None
 
     def exists(self, key: str) -> bool:
@@ -173,7 +211,8 @@ class MemoryState:
             if slot is None:
                 return False
             # A touch is not a write of the value: the version stays.
-            self._write(key, slot.data, slot.version, expiry_instant(now, ttl, self.default_ttl))
+            expires_at = expiry_instant(now, ttl, self.default_ttl)
+            self._write(key, slot.data, slot.version, expires_at, slot.stamp)
             return True
 
     def ttl(self, key: str) -> float | None:
@@ -198,9 +237,11 @@ class MemoryState:
         with self._lock:
             now = self.clock.now()
             expires_at = expiry_instant(now, ttl, self.default_ttl)
+            stamp = stamp_of(now)
             for key, data in encoded:
                 slot = self._live(key, now)
-                self._write(key, data, 1 if slot is None else slot.version + 1, expires_at)
+                version = 1 if slot is None else slot.version + 1
+                self._write(key, data, version, expires_at, stamp)
 
     def keys(self, prefix: str) -> list[str]:
         """A snapshot of the live keys with ``prefix``.
@@ -243,4 +284,41 @@ class MemoryState:
                 if slot is not None and slot.expires_at == expires_at:
                     del self._slots[key]
                     swept += 1
+            self._forget_tombstones(now)
         return swept
+
+    def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """A journaled write, applied only if newer than what the key holds (see
+        `sessionkit.stamped`)."""
+        key = validate_key(write.key)
+        ttl = None if write.ttl is None else to_seconds(write.ttl)
+        data = b""
+        if write.op in ("set", "create"):
+            data = self.codec.encode(write.value or {})
+        patch = check_value(write.value or {}) if write.op == "merge" else {}
+        stamp = write.stamp
+        with self._lock:
+            now = self.clock.now()
+            slot = self._live(key, now)
+            if write.op == "create" and slot is not None:
+                same = self._decode(key, slot) == write.value
+                return ReplayOutcome.APPLIED if same else ReplayOutcome.LOST
+            held = self._held_stamp(key, slot, now)
+            if held is not None and held >= stamp:
+                return ReplayOutcome.SUPERSEDED
+            expires_at = None if ttl is None else now + ttl
+            version = 1 if slot is None else slot.version + 1
+            if write.op in ("set", "create"):
+                self._write(key, data, version, expires_at, stamp)
+            elif write.op == "merge":
+                value = merge_values(None if slot is None else self._decode(key, slot), patch)
+                if write.keep_expiry and slot is not None:
+                    expires_at = slot.expires_at
+                self._write(key, self.codec.encode(value), version, expires_at, stamp)
+            elif write.op == "delete":
+                if slot is not None:
+                    del self._slots[key]
+                self._bury(key, stamp, now)
+            elif slot is not None:  # touch: the expiry only; the value's stamp stays
+                self._write(key, slot.data, slot.version, expires_at, slot.stamp)
+            return ReplayOutcome.APPLIED

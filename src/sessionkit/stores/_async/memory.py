@@ -11,6 +11,7 @@ from ...clock import Clock, system_clock
 from ...codec import JSONCodec, default_codec
 from ...entry import TTL, Entry, UpdateFunction
 from ...errors import ConfigurationError
+from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
 from .._memory_state import MemoryState
 
 __all__ = ["AsyncMemoryStore"]
@@ -41,12 +42,16 @@ class AsyncMemoryStore(AsyncStoreBase):
         clock: Clock = system_clock,
         codec: JSONCodec = default_codec,
         default_ttl: TTL | None = None,
+        tombstone_ttl: TTL = DEFAULT_TOMBSTONE_TTL,
     ) -> None:
-        self._state = state or MemoryState(clock=clock, codec=codec, default_ttl=default_ttl)
+        self._state = state or MemoryState(
+            clock=clock, codec=codec, default_ttl=default_ttl, tombstone_ttl=tombstone_ttl
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> AsyncMemoryStore:
-        """``memory://``: a new, empty store (options: clock, codec, default_ttl)."""
+        """``memory://``: a new, empty store (options: clock, codec, default_ttl,
+        tombstone_ttl)."""
         parts = urlsplit(url)
         if parts.scheme != "memory" or parts.netloc or parts.path not in ("", "/"):
             raise ConfigurationError(f"a memory store URL is just 'memory://', not {url!r}")
@@ -56,6 +61,11 @@ class AsyncMemoryStore(AsyncStoreBase):
     def default_ttl(self) -> float | None:
         """Seconds a write with ``ttl=None`` lives (None: never expires)."""
         return self._state.default_ttl
+
+    @property
+    def tombstone_ttl(self) -> float:
+        """Seconds a delete is remembered for a journal replay (0: not at all)."""
+        return self._state.tombstone_ttl
 
     @property
     def state(self) -> MemoryState:
@@ -110,6 +120,11 @@ class AsyncMemoryStore(AsyncStoreBase):
     async def ttl(self, key: str) -> float | None:
         self._check_open()
         return self._state.ttl(key)
+
+    async def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """A journaled write, applied only if newer than what the key holds."""
+        self._check_open()
+        return self._state.apply_if_newer(write)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._check_open()

@@ -12,6 +12,7 @@ from ...clock import Clock, system_clock
 from ...codec import JSONCodec, default_codec
 from ...entry import TTL, Entry, UpdateFunction
 from ...errors import ConfigurationError
+from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
 from .._memory_state import MemoryState
 
 __all__ = ["MemoryStore"]
@@ -42,12 +43,16 @@ class MemoryStore(StoreBase):
         clock: Clock = system_clock,
         codec: JSONCodec = default_codec,
         default_ttl: TTL | None = None,
+        tombstone_ttl: TTL = DEFAULT_TOMBSTONE_TTL,
     ) -> None:
-        self._state = state or MemoryState(clock=clock, codec=codec, default_ttl=default_ttl)
+        self._state = state or MemoryState(
+            clock=clock, codec=codec, default_ttl=default_ttl, tombstone_ttl=tombstone_ttl
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
-        """``memory://``: a new, empty store (options: clock, codec, default_ttl)."""
+        """``memory://``: a new, empty store (options: clock, codec, default_ttl,
+        tombstone_ttl)."""
         parts = urlsplit(url)
         if parts.scheme != "memory" or parts.netloc or parts.path not in ("", "/"):
             raise ConfigurationError(f"a memory store URL is just 'memory://', not {url!r}")
@@ -57,6 +62,11 @@ class MemoryStore(StoreBase):
     def default_ttl(self) -> float | None:
         """Seconds a write with ``ttl=None`` lives (None: never expires)."""
         return self._state.default_ttl
+
+    @property
+    def tombstone_ttl(self) -> float:
+        """Seconds a delete is remembered for a journal replay (0: not at all)."""
+        return self._state.tombstone_ttl
 
     @property
     def state(self) -> MemoryState:
@@ -111,6 +121,11 @@ class MemoryStore(StoreBase):
     def ttl(self, key: str) -> float | None:
         self._check_open()
         return self._state.ttl(key)
+
+    def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """A journaled write, applied only if newer than what the key holds."""
+        self._check_open()
+        return self._state.apply_if_newer(write)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         self._check_open()

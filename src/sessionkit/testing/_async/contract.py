@@ -15,11 +15,12 @@ from ..pytest_glue import AsyncContractMarks, AsyncFixture
 from .data_cases import AsyncDataCases
 from .harness import AsyncContractHarness
 from .limit_cases import AsyncLimitCases
+from .replay_cases import AsyncReplayCases
 
 __all__ = ["AsyncStoreContract"]
 
 
-class AsyncStoreContract(AsyncDataCases, AsyncLimitCases):
+class AsyncStoreContract(AsyncDataCases, AsyncLimitCases, AsyncReplayCases):
     """Every behaviour a sessionkit store promises, as tests. Subclass it in a test module
     whose class name starts with ``Test`` and implement `make_store`::
 

@@ -16,11 +16,12 @@ from ..pytest_glue import ContractMarks, Fixture
 from .data_cases import DataCases
 from .harness import ContractHarness
 from .limit_cases import LimitCases
+from .replay_cases import ReplayCases
 
 __all__ = ["StoreContract"]
 
 
-class StoreContract(DataCases, LimitCases):
+class StoreContract(DataCases, LimitCases, ReplayCases):
     """Every behaviour a sessionkit store promises, as tests. Subclass it in a test module
     whose class name starts with ``Test`` and implement `make_store`::
 

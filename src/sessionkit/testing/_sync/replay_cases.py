@@ -1,0 +1,236 @@
+# Generated from src/sessionkit/testing/_async/replay_cases.py by scripts/unasync.py: edit that file, not this one.
+"""The store contract, part three: a journal replay's conditional write (`apply_if_newer`).
+
+A store stamps every write with its time and remembers deletes (tombstones), so that a
+journaled write lands only if it is newer than what the key holds. These cases stamp
+journaled writes an hour before or after "now" (the harness's fake clock, or real time),
+far beyond any clock skew.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+
+from ...errors import InvalidKey, InvalidTTL, SerializationError
+from ...stamped import ReplayOutcome, StampedWrite
+from ..cases import ORIGINAL
+from .harness import ContractHarness, assert_unchanged
+
+APPLIED, SUPERSEDED, LOST = ReplayOutcome.APPLIED, ReplayOutcome.SUPERSEDED, ReplayOutcome.LOST
+HOUR = 3600.0
+
+
+def _now(h: ContractHarness) -> float:
+    return h.clock.now() if h.clock is not None else time.time()
+
+
+def _before(h: ContractHarness) -> float:
+    return _now(h) - HOUR
+
+
+def _after(h: ContractHarness) -> float:
+    return _now(h) + HOUR
+
+
+def _store(h: ContractHarness) -> Any:
+    """The store, if it can apply journaled writes in order (else the test is skipped)."""
+    if not hasattr(h.store, "apply_if_newer"):
+        pytest.skip("the store has no apply_if_newer: a journal replays over it unordered")
+    return h.store
+
+
+class ReplayCases:
+    """What ``apply_if_newer`` writes, and what it leaves alone."""
+
+    def test_an_older_set_does_not_overwrite_a_newer_write(
+        self, harness: ContractHarness
+    ) -> None:
+        store = _store(harness)
+        store.set("k", ORIGINAL)
+        old = StampedWrite("set", "k", at=_before(harness), value={"stale": True})
+        assert store.apply_if_newer(old) is SUPERSEDED
+        assert_unchanged(harness, "k", version=1)
+
+    @pytest.mark.parametrize("kind", ["merge", "update", "create", "set_many"])
+    def test_every_kind_of_write_stamps_its_key(
+        self, harness: ContractHarness, kind: str
+    ) -> None:
+        store = _store(harness)
+        if kind == "merge":
+            store.merge("k", ORIGINAL)
+        elif kind == "update":
+            store.update("k", lambda current: {**current, **ORIGINAL}, default={})
+        elif kind == "create":
+            assert store.create("k", ORIGINAL)
+        else:
+            store.set_many({"k": ORIGINAL})
+        for op in ("set", "merge", "delete", "touch"):
+            old = StampedWrite(op, "k", at=_before(harness), value={"stale": True}, ttl=60)
+            assert store.apply_if_newer(old) is SUPERSEDED, op
+        entry = store.get_entry("k")
+        assert entry is not None
+        assert entry.value == ORIGINAL
+        assert entry.expires_at is None
+
+    def test_a_newer_set_replaces_the_value_and_counts_as_a_write(
+        self, harness: ContractHarness
+    ) -> None:
+        store = _store(harness)
+        store.set("k", ORIGINAL)
+        new = StampedWrite("set", "k", at=_after(harness), value={"fresh": 1}, ttl=600)
+        assert store.apply_if_newer(new) is APPLIED
+        entry = store.get_entry("k")
+        assert entry is not None
+        assert entry.value == {"fresh": 1}
+        assert entry.version == 2
+        assert entry.expires_at is not None
+        assert 590 < entry.expires_at - _now(harness) <= 600.5
+        # Applying it again (a replay restarted after a lost reply) changes nothing.
+        assert store.apply_if_newer(new) is SUPERSEDED
+        entry = store.get_entry("k")
+        assert entry is not None
+        assert entry.version == 2
+
+    def test_replayed_writes_are_ordered_by_their_stamps_not_by_arrival(
+        self, harness: ContractHarness
+    ) -> None:
+        # Two journals replayed in the "wrong" order: the later acknowledgement wins.
+        store, now = _store(harness), _now(harness)
+        later = StampedWrite("set", "k", at=now + 2 * HOUR, value={"from": "later"})
+        earlier = StampedWrite("set", "k", at=now + HOUR, value={"from": "earlier"})
+        assert store.apply_if_newer(later) is APPLIED
+        assert store.apply_if_newer(earlier) is SUPERSEDED
+        assert store.get("k") == {"from": "later"}
+        # ttl=None is no expiry (the journal resolved any default), not the store's default.
+        assert store.ttl("k") == math.inf
+
+    def test_a_delete_is_not_undone_by_an_older_journaled_write(
+        self, harness: ContractHarness
+    ) -> None:
+        store = _store(harness)
+        store.set("k", ORIGINAL)
+        assert store.delete("k")
+        assert store.delete("never-written") is False  # remembered all the same
+        for key in ("k", "never-written"):
+            for op in ("set", "merge", "create"):
+                old = StampedWrite(op, key, at=_before(harness), value={"stale": True})
+                assert store.apply_if_newer(old) is SUPERSEDED, (key, op)
+            assert store.get(key) is None
+            assert store.exists(key) is False
+        # Tombstones are invisible: nothing to list, count or purge.
+        assert [key for key in store.scan("")] == []
+        assert store.count("") == 0
+
+    def test_a_write_newer_than_the_delete_lands(self, harness: ContractHarness) -> None:
+        store = _store(harness)
+        assert store.delete("k") is False
+        new = StampedWrite("set", "k", at=_after(harness), value={"fresh": 1})
+        assert store.apply_if_newer(new) is APPLIED
+        assert store.get("k") == {"fresh": 1}
+        assert store.count("") == 1
+
+    def test_a_newer_delete_removes_and_is_remembered(
+        self, harness: ContractHarness
+    ) -> None:
+        store, now = _store(harness), _now(harness)
+        store.set("k", ORIGINAL)
+        gone = StampedWrite("delete", "k", at=now + 2 * HOUR)
+        assert store.apply_if_newer(gone) is APPLIED
+        assert store.get("k") is None
+        # A journaled write between the store's set and the journaled delete stays dead.
+        between = StampedWrite("set", "k", at=now + HOUR, value={"between": 1})
+        assert store.apply_if_newer(between) is SUPERSEDED
+        assert store.get("k") is None
+        older_delete = StampedWrite("delete", "k", at=now + HOUR)
+        assert store.apply_if_newer(older_delete) is SUPERSEDED
+
+    def test_an_older_delete_leaves_a_newer_value(
+        self, harness: ContractHarness
+    ) -> None:
+        store = _store(harness)
+        store.set("k", ORIGINAL)
+        old = StampedWrite("delete", "k", at=_before(harness))
+        assert store.apply_if_newer(old) is SUPERSEDED
+        assert_unchanged(harness, "k", version=1)
+
+    def test_a_newer_merge_patches_the_fields_and_can_keep_the_expiry(
+        self, harness: ContractHarness
+    ) -> None:
+        store, now = _store(harness), _now(harness)
+        store.set("k", {"a": 1, "b": 2}, ttl=600)
+        keep = StampedWrite(
+            "merge", "k", at=now + HOUR, value={"b": 3, "c": 4}, ttl=60, keep_expiry=True
+        )
+        assert store.apply_if_newer(keep) is APPLIED
+        entry = store.get_entry("k")
+        assert entry is not None
+        assert entry.value == {"a": 1, "b": 3, "c": 4}
+        assert entry.version == 2
+        assert entry.expires_at is not None
+        assert 590 < entry.expires_at - now <= 600.5
+        restart = StampedWrite("merge", "k", at=now + 2 * HOUR, value={"d": 5}, ttl=60)
+        assert store.apply_if_newer(restart) is APPLIED
+        remaining = store.ttl("k")
+        assert remaining is not None
+        assert 50 < remaining <= 60
+        fresh = StampedWrite("merge", "new", at=now + HOUR, value={"x": 1}, keep_expiry=True)
+        assert store.apply_if_newer(fresh) is APPLIED
+        assert store.get("new") == {"x": 1}
+
+    def test_a_replayed_create_is_first_writer_wins(
+        self, harness: ContractHarness
+    ) -> None:
+        store, now = _store(harness), _now(harness)
+        mine = StampedWrite("create", "k", at=now - HOUR, value={"who": "journal"})
+        assert store.apply_if_newer(mine) is APPLIED
+        assert store.get("k") == {"who": "journal"}
+        # The same create again (a replay restarted): its own entry, nothing to do.
+        assert store.apply_if_newer(mine) is APPLIED
+        entry = store.get_entry("k")
+        assert entry is not None
+        assert entry.version == 1
+        # Another journal's create of the same key, whatever its stamp, loses.
+        for at in (now - 2 * HOUR, now + HOUR):
+            theirs = StampedWrite("create", "k", at=at, value={"who": "other"})
+            assert store.apply_if_newer(theirs) is LOST
+        assert store.get("k") == {"who": "journal"}
+
+    def test_a_replayed_touch_moves_the_expiry_only_if_newer(
+        self, harness: ContractHarness
+    ) -> None:
+        store = _store(harness)
+        store.set("k", ORIGINAL, ttl=600)
+        old = StampedWrite("touch", "k", at=_before(harness), ttl=30)
+        assert store.apply_if_newer(old) is SUPERSEDED
+        new = StampedWrite("touch", "k", at=_after(harness), ttl=30)
+        assert store.apply_if_newer(new) is APPLIED
+        remaining = store.ttl("k")
+        assert remaining is not None
+        assert 20 < remaining <= 30
+        entry = store.get_entry("k")
+        assert entry is not None
+        assert (entry.value, entry.version) == (ORIGINAL, 1)  # a touch is not a write
+        absent = StampedWrite("touch", "missing", at=_after(harness), ttl=30)
+        assert store.apply_if_newer(absent) is APPLIED
+        assert store.exists("missing") is False
+
+    def test_bad_journaled_writes_are_refused_before_anything_is_written(
+        self, harness: ContractHarness
+    ) -> None:
+        # Tried: a key with a space, a TTL of 1e13 s, a value with a set in it.
+        store = _store(harness)
+        store.set("k", ORIGINAL)
+        at = _after(harness)
+        with pytest.raises(InvalidKey):
+            store.apply_if_newer(StampedWrite("set", "has space", at=at, value={}))
+        with pytest.raises(InvalidTTL):
+            store.apply_if_newer(StampedWrite("set", "k", at=at, value={}, ttl=1e13))
+        with pytest.raises(SerializationError):
+            store.apply_if_newer(StampedWrite("set", "k", at=at, value={"a": {1, 2}}))
+        with pytest.raises(SerializationError):
+            store.apply_if_newer(StampedWrite("merge", "k", at=at, value={"a": {1}}))
+        assert_unchanged(harness, "k", version=1)
