@@ -36,7 +36,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package."""
+    """mypy --strict over the package and scripts/."""
     session.install("-e", ".[all,dev]")
     session.run("mypy")
 

@@ -134,11 +134,11 @@ def tracking_persistence(handler_states: type) -> type:
 
         async def _push_records(self, kind: str, records: Any) -> None:
             await self._forget(self._prefix(kind))
-            write = SessionkitPersistence.update_user_data
-            if kind == "chat":
-                write = SessionkitPersistence.update_chat_data
             for owner, data in dict(records).items():
-                await write(self, owner, data)
+                if kind == "chat":
+                    await SessionkitPersistence.update_chat_data(self, owner, data)
+                else:
+                    await SessionkitPersistence.update_user_data(self, owner, data)
 
         # -- user, chat and bot data -----------------------------------------------------
 
