@@ -7,6 +7,7 @@ journal (``resilient()``) within the documented bound plus a small slack. Then t
 lifts and the store answers correctly again: a connection cut mid-reply was discarded,
 never handed out again with the rest of an old reply in it.
 
+One case is `tests.faults._async.sql_fault_case.run_case` (and its generated sync twin).
 The cases of one flavour run at once (threads, or tasks), so the matrix takes seconds.
 """
 
@@ -24,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from sessionkit import StoreUnavailable
-from sessionkit.resilience import RetryPolicy, resilient
+from sessionkit.resilience import RetryPolicy
 from sessionkit.stores.sql import AsyncSQLStore, SQLStore
 from tests.backends.sql import (
     MARIADB_SERVER,
@@ -34,25 +35,11 @@ from tests.backends.sql import (
     remember_table,
     table_name_for,
 )
-from tests.faultproxy import Fault, FaultProxy
+from tests.faultproxy import Fault
+from tests.faults._async import sql_fault_case as async_case
+from tests.faults._async.sql_fault_case import SLACK, resilient_bound
+from tests.faults._sync import sql_fault_case as sync_case
 from tests.servers import require_server
-
-TIMEOUT = 1.0
-# What the machine may add on top of a bound: scheduling on 2 busy cores, thread start-up.
-SLACK = 0.75
-# A short policy keeps the matrix fast; the bound below is the documented formula.
-POLICY = RetryPolicy(attempts=2, initial_wait=0.1, max_wait=0.1, jitter=0.05, max_delay=5)
-SLOW_DELAY = 3 * TIMEOUT  # every reply chunk held past the deadline
-
-
-def resilient_bound(policy: RetryPolicy, timeout: float) -> float:
-    """docs/resilience.md: attempts x deadline + the waits between them (each at most
-    ``min(initial_wait * 2**i, max_wait) + jitter``)."""
-    waits = sum(
-        min(policy.initial_wait * 2**i, policy.max_wait) + policy.jitter
-        for i in range(policy.attempts - 1)
-    )
-    return policy.attempts * timeout + waits
 
 
 def test_the_bound_of_the_default_policy_is_the_documented_one() -> None:
@@ -81,111 +68,10 @@ CASES = [
 ]
 
 
-def _case_name(fault: Fault, phase: str, wrapped: bool) -> str:
-    return f"{fault.value}/{phase}/{'resilient' if wrapped else 'bare'}"
-
-
 def _new_table(server: tuple[str, str, int]) -> str:
     name = table_name_for(uuid.uuid4().hex[:12])
     remember_table(MARIADB_URL if server is MARIADB_SERVER else POSTGRES_URL, name)
     return name
-
-
-def _check(name: str, elapsed: float, bound: float, failures: list[str]) -> None:
-    if elapsed > bound + SLACK:
-        failures.append(f"{name}: {elapsed:.2f} s, over the bound {bound:.2f} s + {SLACK} s")
-
-
-def _run_sync_case(
-    url: str, server: tuple[str, str, int], table: str, tmp: Path, case: tuple[Fault, str, bool]
-) -> str | None:
-    fault, phase, wrapped = case
-    name = _case_name(*case)
-    failures: list[str] = []
-    with FaultProxy(server[1:], delay=SLOW_DELAY) as proxy:  # type: ignore[arg-type]
-        bare = SQLStore(
-            url.format(port=proxy.port), table_name=table, timeout=TIMEOUT, auto_create_schema=False
-        )
-        journal = tmp / f"{uuid.uuid4().hex}.journal"
-        store: Any = resilient(bare, journal, retry=POLICY) if wrapped else bare
-        try:
-            if phase == "pooled":
-                store.set("k", {"n": 1})
-            proxy.set(fault)
-            started = time.monotonic()
-            try:
-                store.get("k")
-            except StoreUnavailable:
-                pass
-            else:
-                failures.append(f"{name}: get answered through {fault.value}")
-            bound = resilient_bound(POLICY, TIMEOUT) if wrapped else TIMEOUT
-            _check(name, time.monotonic() - started, bound, failures)
-            if wrapped:
-                started = time.monotonic()
-                store.set("j", {"journaled": True})  # the journal takes it
-                _check(f"{name} set", time.monotonic() - started, bound, failures)
-            proxy.set(Fault.FORWARD)
-            if phase == "pooled" and not wrapped:
-                # The connection the fault cut was not handed out again: the answer is
-                # this query's, not the rest of an old reply.
-                bare.set("other", {"n": 2})
-                got = (bare.get("k"), bare.get("other"))
-                if got != ({"n": 1}, {"n": 2}):
-                    failures.append(f"{name}: after the fault the store read {got}")
-            if wrapped and store.get("j") != {"journaled": True}:
-                failures.append(f"{name}: the journaled write did not reach the table")
-        except Exception as error:
-            failures.append(f"{name}: {type(error).__name__}: {error}")
-        finally:
-            proxy.set(Fault.FORWARD)
-            store.close()
-    return "; ".join(failures) or None
-
-
-async def _run_async_case(
-    url: str, server: tuple[str, str, int], table: str, tmp: Path, case: tuple[Fault, str, bool]
-) -> str | None:
-    fault, phase, wrapped = case
-    name = _case_name(*case)
-    failures: list[str] = []
-    with FaultProxy(server[1:], delay=SLOW_DELAY) as proxy:  # type: ignore[arg-type]
-        bare = AsyncSQLStore(
-            url.format(port=proxy.port), table_name=table, timeout=TIMEOUT, auto_create_schema=False
-        )
-        journal = tmp / f"{uuid.uuid4().hex}.journal"
-        store: Any = resilient(bare, journal, retry=POLICY) if wrapped else bare
-        try:
-            if phase == "pooled":
-                await store.set("k", {"n": 1})
-            proxy.set(fault)
-            started = time.monotonic()
-            try:
-                await store.get("k")
-            except StoreUnavailable:
-                pass
-            else:
-                failures.append(f"{name}: get answered through {fault.value}")
-            bound = resilient_bound(POLICY, TIMEOUT) if wrapped else TIMEOUT
-            _check(name, time.monotonic() - started, bound, failures)
-            if wrapped:
-                started = time.monotonic()
-                await store.set("j", {"journaled": True})
-                _check(f"{name} set", time.monotonic() - started, bound, failures)
-            proxy.set(Fault.FORWARD)
-            if phase == "pooled" and not wrapped:
-                await bare.set("other", {"n": 2})
-                got = (await bare.get("k"), await bare.get("other"))
-                if got != ({"n": 1}, {"n": 2}):
-                    failures.append(f"{name}: after the fault the store read {got}")
-            if wrapped and await store.get("j") != {"journaled": True}:
-                failures.append(f"{name}: the journaled write did not reach the table")
-        except Exception as error:
-            failures.append(f"{name}: {type(error).__name__}: {error}")
-        finally:
-            proxy.set(Fault.FORWARD)
-            await store.close()
-    return "; ".join(failures) or None
 
 
 def _prepare(flavour: str) -> tuple[str, tuple[str, str, int], bool, str, Callable[[], None]]:
@@ -210,7 +96,7 @@ def test_every_fault_is_store_unavailable_within_the_bound(flavour: str, tmp_pat
 
             async def everything() -> list[str | None]:
                 return await asyncio.gather(
-                    *(_run_async_case(url, server, table, tmp_path, case) for case in CASES)
+                    *(async_case.run_case(url, server, table, tmp_path, case) for case in CASES)
                 )
 
             results = asyncio.run(everything())
@@ -218,7 +104,7 @@ def test_every_fault_is_store_unavailable_within_the_bound(flavour: str, tmp_pat
             results = [None] * len(CASES)
 
             def run(index: int) -> None:
-                results[index] = _run_sync_case(url, server, table, tmp_path, CASES[index])
+                results[index] = sync_case.run_case(url, server, table, tmp_path, CASES[index])
 
             threads = [threading.Thread(target=run, args=(i,)) for i in range(len(CASES))]
             for thread in threads:
