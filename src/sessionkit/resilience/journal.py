@@ -58,6 +58,7 @@ from ..errors import (
     StoreUnavailable,
 )
 from ..keys import validate_key
+from ..stamped import stamp_of
 from .events import Emitter, Event
 from .journal_cursor import (
     LOST_START,
@@ -351,6 +352,7 @@ class Journal:
         self._index: dict[str, int] = {}  # op id -> position in records
         self.overlay = Overlay(self._default_ttl)
         self._damage: dict[int, Damage] = {}
+        self._latest_at = -math.inf  # the latest ``at`` of the records in view
         self._forget_cursor()
 
     def _forget_cursor(self) -> None:
@@ -516,6 +518,7 @@ class Journal:
         self._index[record.op_id] = len(self.records)
         self.records.append(record)
         self._ends.append(end)
+        self._latest_at = max(self._latest_at, record.at)
         self.overlay.apply(record)
 
     def _note_damage(self, offset: int, length: int, reason: str) -> None:
@@ -550,6 +553,11 @@ class Journal:
                 self._refresh()
             record, result = fn(self.overlay)  # the caller's errors pass through untouched
             if record is not None:
+                if self.records and stamp_of(record.at) <= stamp_of(self._latest_at):
+                    # Replay orders by stamp (whole microseconds): a record must be later
+                    # than every record before it, or it would tie with one and lose.
+                    later = (stamp_of(self._latest_at) + 1) / 1_000_000
+                    record = attrs.evolve(record, at=later)
                 self._append([record])
                 with self._file_errors():
                     self._refresh()  # reads our own line back: one path for every record
