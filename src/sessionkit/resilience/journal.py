@@ -541,23 +541,29 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------------
 
-    def transact(self, fn: Callable[[Overlay], tuple[Record | None, _T]]) -> _T:
+    def transact(
+        self, fn: Callable[[Overlay], tuple[Record | None, _T]], *, after: float | None = None
+    ) -> _T:
         """Decide against an up-to-date overlay and append the record it returns, atomically.
 
         ``fn`` returns ``(record or None, result)``; its exceptions propagate and nothing is
         appended. `JournalFull` when the journal or the disk is full, `JournalUnavailable`
         on another I/O error: the record is then not in the file.
+
+        The record's ``at`` is moved, by whole microseconds, to be later than every record
+        in the journal and than ``after`` (the writer's last write the primary took):
+        replay orders by those stamps, and a tie would lose.
         """
         with self._locked():
             with self._file_errors():
                 self._refresh()
             record, result = fn(self.overlay)  # the caller's errors pass through untouched
             if record is not None:
-                if self.records and stamp_of(record.at) <= stamp_of(self._latest_at):
-                    # Replay orders by stamp (whole microseconds): a record must be later
-                    # than every record before it, or it would tie with one and lose.
-                    later = (stamp_of(self._latest_at) + 1) / 1_000_000
-                    record = attrs.evolve(record, at=later)
+                floor = self._latest_at if self.records else -math.inf
+                if after is not None:
+                    floor = max(floor, after)
+                if floor > -math.inf and stamp_of(record.at) <= stamp_of(floor):
+                    record = attrs.evolve(record, at=(stamp_of(floor) + 1) / 1_000_000)
                 self._append([record])
                 with self._file_errors():
                     self._refresh()  # reads our own line back: one path for every record

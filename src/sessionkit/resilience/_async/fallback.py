@@ -153,6 +153,8 @@ class AsyncWithFallback(AsyncDelegatingStore):
                 f"max_replay_age is seconds (None: no limit), not {max_replay_age!r}"
             )
         self._max_replay_age = max_replay_age
+        #: When the primary last took a write of ours (see `Journal.transact`'s ``after``).
+        self._acknowledged: float | None = None
         try:
             self._background = AsyncBackgroundReplay(self._background_step, replay_interval)
         except ValueError as error:
@@ -350,7 +352,9 @@ class AsyncWithFallback(AsyncDelegatingStore):
                 journal=str(self.journal.path),
                 error=None if error is None else type(error).__name__,
             )
-        result = self.journal.transact(lambda overlay: decide(overlay, self._clock.now()))
+        result = self.journal.transact(
+            lambda overlay: decide(overlay, self._clock.now()), after=self._acknowledged
+        )
         self._emitter.emit(
             Event.FALLBACK_JOURNALED,
             operation=operation,
@@ -378,9 +382,12 @@ class AsyncWithFallback(AsyncDelegatingStore):
             ):
                 return self._journaled(operation, key, decision(), None)
         try:
-            return await call()
+            result = await call()
         except StoreUnavailable as error:
             return self._journaled(operation, key, decision(), error)
+        # The primary stamped that write by now: a later journaled write must be later.
+        self._acknowledged = self._clock.now()
+        return result
 
     async def _view(self, key: str) -> tuple[_Settled, KeyView | None]:
         """After settling: the state and the journal's view of ``key`` (None: no mention)."""
@@ -568,7 +575,9 @@ class AsyncWithFallback(AsyncDelegatingStore):
             if state is _Settled.DOWN or (state is _Settled.BUSY and self._mentions(key)):
                 decision = self._rules.update(key, fn, ttl, default)
                 return self._journaled("update", key, decision, None)
-        return await self._primary.update(key, fn, ttl, default=default)
+        result = await self._primary.update(key, fn, ttl, default=default)
+        self._acknowledged = self._clock.now()
+        return result
 
     async def close(self) -> None:
         if not self._closed:
