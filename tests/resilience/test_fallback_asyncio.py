@@ -129,3 +129,40 @@ async def test_close_during_a_replay_stops_it_without_touching_reused_descriptor
     # the primary holds that very write (its stamp), so it is superseded, not re-applied
     assert (report.applied, report.superseded, report.completed) == (0, 1, True)
     await again.close()
+
+
+def test_the_background_replay_task_lives_in_each_event_loop_that_uses_the_store(
+    tmp_path: Path,
+) -> None:
+    # Tried: one store used by three asyncio.run() lifetimes in turn; an outage in the
+    # first, the primary back in the second (replayed by the task, no call needed),
+    # closed in the third. No task at construction; none left behind.
+    backend = AsyncFlakyStore(clock=FakeClock())
+    store = AsyncWithFallback(
+        backend, tmp_path / "journal.jsonl", fsync=False, replay_interval=0.01
+    )
+    assert not store._background.running
+
+    async def outage() -> None:
+        backend.down = True
+        for n in range(100):  # more than a call replays inline
+            await store.set(f"a{n}", {"n": n})
+        assert store._background.running  # started by the outage, in this loop
+
+    async def recovery() -> None:
+        backend.down = False
+        await store.exists("other")  # a call starts the task in this new loop ...
+        deadline = asyncio.get_running_loop().time() + 20
+        while await backend.get("a99") is None:  # ... which replays the rest by itself
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+
+    async def shutdown() -> None:
+        await store.close()
+        names = [task.get_name() for task in asyncio.all_tasks()]
+        assert "sessionkit-replay" not in names
+
+    asyncio.run(outage())
+    asyncio.run(recovery())
+    asyncio.run(shutdown())
+    assert (tmp_path / "journal.jsonl").read_bytes() == b""
