@@ -14,8 +14,10 @@ from time import monotonic
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from sessionkit import FakeClock
+from sessionkit.metrics import SessionMetrics
 from sessionkit.resilience import AsyncWithFallback, Event
 from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
@@ -174,3 +176,38 @@ async def test_a_call_after_recovery_replays_one_bounded_step_and_reads_its_writ
     assert report.completed
     assert await primary.get("k2999") == {"n": "later"}
     assert await primary.get("k0") == {"n": 0}
+
+
+async def test_superseded_and_applied_records_are_counted_by_the_metrics(
+    tmp_path: Path,
+) -> None:
+    # Tried: 100 journaled records, one of them older than a later direct write; the
+    # first call after recovery replays a bounded step, replay() the rest.
+    registry = CollectorRegistry()
+    clock = FakeClock()
+    primary = AsyncFlakyStore(clock=clock)
+    other = AsyncFlakyStore(state=primary.state)  # another instance's connection
+    store = AsyncWithFallback(
+        primary,
+        tmp_path / "j",
+        clock=clock,
+        fsync=False,
+        observers=[SessionMetrics(registry)],
+        replay_interval=None,
+    )
+    _OPENED.append(store)
+    primary.down = True
+    for n in range(100):
+        await store.set(f"k{n}", {"n": n})
+    clock.advance(1)
+    await other.set("k99", {"n": "newer"})
+    primary.down = False
+    await store.exists("unrelated")  # one bounded step
+    assert (await store.replay()).completed
+
+    def sample(outcome: str) -> float | None:
+        return registry.get_sample_value("sessionkit_replayed_records_total", {"outcome": outcome})
+
+    assert sample("applied") == 99
+    assert sample("superseded") == 1
+    assert await primary.get("k99") == {"n": "newer"}

@@ -15,8 +15,10 @@ from time import monotonic
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from sessionkit import FakeClock
+from sessionkit.metrics import SessionMetrics
 from sessionkit.resilience import WithFallback, Event
 from sessionkit.testing import FlakyStore
 from tests.resilience.recorder import Recorder
@@ -175,3 +177,38 @@ def test_a_call_after_recovery_replays_one_bounded_step_and_reads_its_writes(
     assert report.completed
     assert primary.get("k2999") == {"n": "later"}
     assert primary.get("k0") == {"n": 0}
+
+
+def test_superseded_and_applied_records_are_counted_by_the_metrics(
+    tmp_path: Path,
+) -> None:
+    # Tried: 100 journaled records, one of them older than a later direct write; the
+    # first call after recovery replays a bounded step, replay() the rest.
+    registry = CollectorRegistry()
+    clock = FakeClock()
+    primary = FlakyStore(clock=clock)
+    other = FlakyStore(state=primary.state)  # another instance's connection
+    store = WithFallback(
+        primary,
+        tmp_path / "j",
+        clock=clock,
+        fsync=False,
+        observers=[SessionMetrics(registry)],
+        replay_interval=None,
+    )
+    _OPENED.append(store)
+    primary.down = True
+    for n in range(100):
+        store.set(f"k{n}", {"n": n})
+    clock.advance(1)
+    other.set("k99", {"n": "newer"})
+    primary.down = False
+    store.exists("unrelated")  # one bounded step
+    assert (store.replay()).completed
+
+    def sample(outcome: str) -> float | None:
+        return registry.get_sample_value("sessionkit_replayed_records_total", {"outcome": outcome})
+
+    assert sample("applied") == 99
+    assert sample("superseded") == 1
+    assert primary.get("k99") == {"n": "newer"}

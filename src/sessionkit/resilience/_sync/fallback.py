@@ -154,6 +154,10 @@ class WithFallback(DelegatingStore):
                 f"max_replay_age is seconds (None: no limit), not {max_replay_age!r}"
             )
         self._max_replay_age = max_replay_age
+        #: Records applied by bounded steps (a call's, the background's) since the last
+        #: report event: the next `FALLBACK_RECOVERED` or `REPLAY_INTERRUPTED` counts them
+        #: (changed only under the journal's replay lock).
+        self._carried = 0
         #: When the primary last took a write of ours (see `Journal.transact`'s ``after``).
         self._acknowledged: float | None = None
         try:
@@ -208,6 +212,7 @@ class WithFallback(DelegatingStore):
                     # The step's share is done; what is left waits for the next step.
                     if journal.finish():
                         break
+                    self._carried += applied
                     return report(busy=True)
                 chunks += 1
                 if len(batch) == _REPLAY_CHUNK and chunks < 20 * _MAX_REPLAY_ROUNDS:
@@ -218,11 +223,13 @@ class WithFallback(DelegatingStore):
             else:
                 # Writers kept appending faster than the replay applied: the primary
                 # answers, so report it as busy rather than down; the next call continues.
+                self._carried += applied
                 return report(busy=True)
+            carried, self._carried = self._carried, 0
             self._emitter.emit(
                 Event.FALLBACK_RECOVERED,
                 journal=str(journal.path),
-                applied=applied,
+                applied=applied + carried,
                 superseded=superseded,
                 conflicts=conflicts,
                 rejected=rejected,
@@ -235,11 +242,12 @@ class WithFallback(DelegatingStore):
             # primary; the records stay for a later replay.
             return report(busy=True)
         except StoreUnavailable as error:
-            if applied:
+            carried, self._carried = self._carried, 0
+            if applied + carried:
                 self._emitter.emit(
                     Event.REPLAY_INTERRUPTED,
                     journal=str(journal.path),
-                    applied=applied,
+                    applied=applied + carried,
                     error=type(error).__name__,
                 )
         finally:
