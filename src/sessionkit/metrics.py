@@ -67,6 +67,7 @@ _FALLBACK_RECOVERED = "sessionkit.fallback.recovered"
 _REPLAY_INTERRUPTED = "sessionkit.fallback.replay_interrupted"
 _REPLAY_CONFLICT = "sessionkit.fallback.replay_conflict"
 _REPLAY_REJECTED = "sessionkit.fallback.replay_rejected"
+_REPLAY_SUPERSEDED = "sessionkit.fallback.replay_superseded"
 _JOURNAL_TORN_RECORD = "sessionkit.fallback.torn_record"
 _JOURNAL_DEAD_LETTER = "sessionkit.fallback.dead_letter"
 _JOURNAL_FULL = "sessionkit.fallback.journal_full"
@@ -180,6 +181,7 @@ class SessionMetrics:
             _REPLAY_INTERRUPTED: self._interrupted,
             _REPLAY_CONFLICT: lambda f: self.replayed.labels("conflict").inc(),
             _REPLAY_REJECTED: lambda f: self.replayed.labels("rejected").inc(),
+            _REPLAY_SUPERSEDED: lambda f: self.replayed.labels("superseded").inc(),
             _JOURNAL_TORN_RECORD: lambda f: self.journal_damage.inc(),
             _JOURNAL_DEAD_LETTER: lambda f: self.journal_dead_letters.inc(),
             _JOURNAL_FULL: self._journal_full,

@@ -346,6 +346,7 @@ def test_replay_applies_a_journal_by_hand(
     assert code == EXIT_OK, err
     assert json.loads(out) == {
         "applied": 3,
+        "superseded": 0,
         "conflicts": 0,
         "rejected": 0,
         "damaged_lines": 0,

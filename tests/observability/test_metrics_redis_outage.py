@@ -63,6 +63,7 @@ def test_metrics_count_exactly_the_retries_trips_fallback_writes_and_replays(
         sleep=lambda seconds: None,
         fsync=False,
         observers=[metrics],
+        replay_interval=None,  # exact counts: replays only inside the calls below
     )
     store = observed(stack, name="redis", metrics=metrics, log_reads=False)
     try:
@@ -75,8 +76,9 @@ def test_metrics_count_exactly_the_retries_trips_fallback_writes_and_replays(
         redis_server.kill()
         # 1. Three attempts fail: 2 retries, exhausted; breaker failure 1 of 2; journaled.
         store.set("wizard:3", {"step": "price"})
-        # 2. The journal is pending, so the call first replays wizard:3's set: 3 attempts
-        #    fail (2 more retries, exhausted), the breaker's 2nd failure opens it; journaled.
+        # 2. The journal is pending, so the call first replays wizard:3's set (a replay's
+        #    conditional write, apply_if_newer): 3 attempts fail (2 more retries,
+        #    exhausted), the breaker's 2nd failure opens it; journaled.
         store.set("wizard:4", {"step": "price"})
         # 3. The replay attempt is failed fast by the open breaker (1 rejection); journaled.
         store.merge("wizard:1", {"step": "price"})
@@ -95,10 +97,13 @@ def test_metrics_count_exactly_the_retries_trips_fallback_writes_and_replays(
         store.close()
 
     after = scrape(registry)
-    assert value(after, "sessionkit_retries_total", operation="set") == 4
+    assert value(after, "sessionkit_retries_total", operation="set") == 2
+    assert value(after, "sessionkit_retries_total", operation="apply_if_newer") == 2
     assert total(after, "sessionkit_retries_total") == 4
-    assert value(after, "sessionkit_retries_exhausted_total", operation="set") == 2
-    assert total(after, "sessionkit_retries_exhausted_total") == 2
+    assert value(after, "sessionkit_retries_exhausted_total", operation="set") == 1
+    exhausted = "sessionkit_retries_exhausted_total"
+    assert value(after, exhausted, operation="apply_if_newer") == 1
+    assert total(after, exhausted) == 2
     transitions = "sessionkit_breaker_transitions_total"
     assert value(after, transitions, breaker="sessionkit", state="open") == 1
     assert value(after, transitions, breaker="sessionkit", state="half-open") == 1

@@ -13,6 +13,7 @@ import pytest
 from sessionkit import FakeClock, StoreClosed, StoreUnavailable
 from sessionkit.entry import TTL
 from sessionkit.resilience import AsyncWithFallback
+from sessionkit.stamped import ReplayOutcome, StampedWrite
 from sessionkit.testing import AsyncFlakyStore
 
 
@@ -33,7 +34,9 @@ class SlowStore(AsyncFlakyStore):
 async def test_writers_and_readers_race_a_replay_and_nothing_is_lost(tmp_path: Path) -> None:
     clock = FakeClock()
     backend = SlowStore(clock=clock)
-    store = AsyncWithFallback(backend, tmp_path / "journal.jsonl", clock=clock, fsync=False)
+    store = AsyncWithFallback(
+        backend, tmp_path / "journal.jsonl", clock=clock, fsync=False, replay_interval=None
+    )
     model: dict[str, dict[str, Any]] = {}
     rng = random.Random(5)
 
@@ -72,8 +75,8 @@ async def test_writers_and_readers_race_a_replay_and_nothing_is_lost(tmp_path: P
 
 
 class GatedPrimary(AsyncFlakyStore):
-    """``set`` waits at a gate; ``close`` leaves in-flight commands to finish (a network
-    client whose command already left completes it)."""
+    """``set`` and a replay's ``apply_if_newer`` wait at a gate; ``close`` leaves in-flight
+    commands to finish (a network client whose command already left completes it)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,6 +89,12 @@ class GatedPrimary(AsyncFlakyStore):
             await self.gate.wait()
         await super().set(key, value, ttl)
 
+    async def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        if self.gate is not None:  # a replay's write
+            self.entered.set()
+            await self.gate.wait()
+        return await super().apply_if_newer(write)
+
     async def close(self) -> None:
         pass
 
@@ -95,7 +104,7 @@ async def test_close_during_a_replay_stops_it_without_touching_reused_descriptor
 ) -> None:
     path = tmp_path / "journal.jsonl"
     primary = GatedPrimary()
-    store = AsyncWithFallback(primary, path, fsync=False)
+    store = AsyncWithFallback(primary, path, fsync=False, replay_interval=None)
     primary.down = True
     await store.set("a", {"x": 1})
     primary.down = False
@@ -115,7 +124,45 @@ async def test_close_during_a_replay_stops_it_without_touching_reused_descriptor
             handle.close()
     assert [other.read_bytes() for other in others] == [b"", b"", b""]
     assert await primary.get("a") == {"x": 1}  # applied, but not marked ...
-    again = AsyncWithFallback(primary, path, fsync=False)
-    report = await again.replay()  # ... so the next replay applies it again, harmlessly
-    assert (report.applied, report.completed) == (1, True)
+    again = AsyncWithFallback(primary, path, fsync=False, replay_interval=None)
+    report = await again.replay()  # ... so the next replay meets it again, harmlessly:
+    # the primary holds that very write (its stamp), so it is superseded, not re-applied
+    assert (report.applied, report.superseded, report.completed) == (0, 1, True)
     await again.close()
+
+
+def test_the_background_replay_task_lives_in_each_event_loop_that_uses_the_store(
+    tmp_path: Path,
+) -> None:
+    # Tried: one store used by three asyncio.run() lifetimes in turn; an outage in the
+    # first, the primary back in the second (replayed by the task, no call needed),
+    # closed in the third. No task at construction; none left behind.
+    backend = AsyncFlakyStore(clock=FakeClock())
+    store = AsyncWithFallback(
+        backend, tmp_path / "journal.jsonl", fsync=False, replay_interval=0.01
+    )
+    assert not store._background.running
+
+    async def outage() -> None:
+        backend.down = True
+        for n in range(100):  # more than a call replays inline
+            await store.set(f"a{n}", {"n": n})
+        assert store._background.running  # started by the outage, in this loop
+
+    async def recovery() -> None:
+        backend.down = False
+        await store.exists("other")  # a call starts the task in this new loop ...
+        deadline = asyncio.get_running_loop().time() + 20
+        while await backend.get("a99") is None:  # ... which replays the rest by itself
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+
+    async def shutdown() -> None:
+        await store.close()
+        names = [task.get_name() for task in asyncio.all_tasks()]
+        assert "sessionkit-replay" not in names
+
+    asyncio.run(outage())
+    asyncio.run(recovery())
+    asyncio.run(shutdown())
+    assert (tmp_path / "journal.jsonl").read_bytes() == b""

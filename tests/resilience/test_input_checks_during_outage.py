@@ -25,7 +25,9 @@ HUGE_TTLS: list[Any] = [MAX_TTL + 1, 1e13, timedelta.max, float("inf"), float("n
 def down(tmp_path: Path) -> Any:
     backend = FlakyStore(clock=FakeClock())
     backend.set("k", {"keep": 1})
-    store = WithFallback(backend, tmp_path / "journal.jsonl", clock=backend.state.clock)
+    store = WithFallback(
+        backend, tmp_path / "journal.jsonl", clock=backend.state.clock, replay_interval=None
+    )
     backend.down = True
     yield store, tmp_path / "journal.jsonl"
     store.close()

@@ -18,7 +18,7 @@ def test_the_healthy_path_makes_no_journal_system_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend = FlakyStore(clock=FakeClock())
-    with WithFallback(backend, tmp_path / "j", fsync=False) as store:
+    with WithFallback(backend, tmp_path / "j", fsync=False, replay_interval=None) as store:
         store.get("warm")  # the first look at the file, at start
         journal_fd = store.journal._fd
         looks: list[int] = []
@@ -38,7 +38,8 @@ def test_the_healthy_path_makes_no_journal_system_call(
 
 def outage_call_seconds(tmp_path: Path, records: int) -> float:
     backend = FlakyStore(clock=FakeClock())
-    with WithFallback(backend, tmp_path / f"j{records}", fsync=False) as store:
+    journal = tmp_path / f"j{records}"
+    with WithFallback(backend, journal, fsync=False, replay_interval=None) as store:
         backend.down = True
         for n in range(records):
             store.set(f"k{n}", {"n": n})

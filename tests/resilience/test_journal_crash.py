@@ -32,6 +32,9 @@ class DownStore(MemoryStore):
     def set(self, key, value, ttl=None):
         raise StoreUnavailable("the primary is down for this whole test")
 
+    def apply_if_newer(self, write):  # a replay's conditional write: down as well
+        raise StoreUnavailable("the primary is down for this whole test")
+
 path, mode, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = WithFallback(DownStore(), path, fsync=False)
 i = 0
@@ -97,7 +100,7 @@ def kill(proc: subprocess.Popen[bytes]) -> list[str]:
 
 def replay(journal: Path) -> tuple[MemoryStore, Recorder, WithFallback]:
     primary, recorder = MemoryStore(), Recorder()
-    store = WithFallback(primary, journal, observers=[recorder])
+    store = WithFallback(primary, journal, observers=[recorder], replay_interval=None)
     return primary, recorder, store
 
 

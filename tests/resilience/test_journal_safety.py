@@ -36,6 +36,7 @@ def private(tmp_path: Path) -> Path:
 def open_fallback(path: Path, **options: object) -> tuple[FlakyStore, WithFallback, Recorder]:
     backend = FlakyStore(clock=FakeClock())
     recorder = Recorder()
+    options.setdefault("replay_interval", None)  # replays only when a test says so
     store = WithFallback(
         backend, path, clock=backend.state.clock, fsync=False, observers=[recorder], **options
     )
@@ -116,11 +117,14 @@ def test_a_damaged_cursor_is_reported_and_the_replay_goes_on(private: Path) -> N
         cursor.seek(newest * 96)
         cursor.write(b"\xff garbage {not json")
     backend.down = False
-    backend.set("a", {"n": "changed since"})
+    backend.state.clock.advance(1)
+    backend.set("a", {"n": "changed since"})  # a later write by another instance
     report = store.replay()
     assert report.completed
-    # The older slot stood: "a" was applied again (as a replay may), then "b".
-    assert backend.get_many(["a", "b"]) == {"a": {"n": 1}, "b": {"n": 2}}
+    # The older slot stood: "a" was replayed again (as a replay may), but the primary's
+    # later write of it stands (superseded); then "b".
+    assert (report.superseded, report.applied) == (1, 1)
+    assert backend.get_many(["a", "b"]) == {"a": {"n": "changed since"}, "b": {"n": 2}}
     [damaged] = recorder.of(Event.JOURNAL_CURSOR_DAMAGED)
     assert damaged["reason"].startswith(f"slot {'AB'[newest]}")
 
@@ -139,13 +143,14 @@ def test_a_format_1_journal_is_replayed_once_then_format_2_is_written(private: P
     cursor.write_bytes(f"generation {generation}\nop1\n".encode())  # op1 already applied
     cursor.chmod(0o600)
     primary = MemoryStore()
-    store = WithFallback(primary, path, fsync=False)
+    # Its records are from 1970: no max_replay_age, or they would be set aside.
+    store = WithFallback(primary, path, fsync=False, replay_interval=None, max_replay_age=None)
     _OPENED.append(store)
     assert store.get("b") == {"n": 2}  # the replay ran first
     assert primary.get("a") is None  # op1 was applied before: not again
     assert path.read_bytes() == b""
     path.write_bytes(b'{"sessionkit_journal":7,"generation":"x"}\n')
-    newer = WithFallback(primary, path, fsync=False)  # a process that starts on it
+    newer = WithFallback(primary, path, fsync=False, replay_interval=None)  # a new process
     _OPENED.append(newer)
     with pytest.raises(ConfigurationError, match="format 7"):
         newer.get("b")
@@ -160,7 +165,14 @@ def test_with_a_key_format_1_records_are_set_aside_not_replayed(private: Path) -
     path.write_bytes(b"".join(json.dumps(line).encode() + b"\n" for line in lines))
     path.chmod(0o600)
     primary = MemoryStore()
-    store = WithFallback(primary, path, fsync=False, journal_key=b"0123456789abcdef")
+    store = WithFallback(
+        primary,
+        path,
+        fsync=False,
+        journal_key=b"0123456789abcdef",
+        replay_interval=None,
+        max_replay_age=None,  # its record is from 1970
+    )
     _OPENED.append(store)
     report = store.replay()
     assert report.completed

@@ -18,6 +18,7 @@ from ..presets.demo import DEFAULT_DEMO_URL, run_demo
 from ..registry import redact_url
 from ..resilience import WithFallback
 from ..resilience.journal import Journal, read_dead_letters
+from ..stamped import DEFAULT_TOMBSTONE_TTL
 from ._common import (
     EXIT_NOT_FOUND,
     EXIT_OK,
@@ -203,6 +204,9 @@ def replay(args: argparse.Namespace) -> int:
         journal,
         default_ttl=options(args).get("default_ttl"),
         journal_key=_journal_key(),
+        # The operator's retry replays what max_replay_age set aside; no background replay.
+        max_replay_age=None if action == "retry" else DEFAULT_TOMBSTONE_TTL,
+        replay_interval=None,
     )
     with fallback:
         if action == "retry":
@@ -217,6 +221,7 @@ def replay(args: argparse.Namespace) -> int:
         dead = len(fallback.journal.dead_letters())
     summary = {
         "applied": report.applied,
+        "superseded": report.superseded,
         "conflicts": report.conflicts,
         "rejected": report.rejected,
         "damaged_lines": len(report.damaged),
@@ -238,7 +243,8 @@ def replay(args: argparse.Namespace) -> int:
     if not args.json:
         print(
             f"replayed {report.applied} records into {redact_url(url(args))} "
-            f"({report.conflicts} conflicts, {report.rejected} rejected, "
+            f"({report.superseded} superseded by newer writes, "
+            f"{report.conflicts} conflicts, {report.rejected} rejected, "
             f"{len(report.damaged)} damaged lines skipped); the journal is now empty"
         )
     if dead:

@@ -88,6 +88,8 @@ class ResilienceEvent:
     REPLAY_INTERRUPTED = "sessionkit.fallback.replay_interrupted"
     REPLAY_CONFLICT = "sessionkit.fallback.replay_conflict"
     REPLAY_REJECTED = "sessionkit.fallback.replay_rejected"
+    #: info: a replayed record was older than the primary's write or delete of its key.
+    REPLAY_SUPERSEDED = "sessionkit.fallback.replay_superseded"
     JOURNAL_TORN_RECORD = "sessionkit.fallback.torn_record"
     JOURNAL_DEAD_LETTER = "sessionkit.fallback.dead_letter"
     JOURNAL_FULL = "sessionkit.fallback.journal_full"

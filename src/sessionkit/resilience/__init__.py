@@ -91,7 +91,11 @@ def resilient(
     (read from the store when it exposes one, as the memory, Redis and SQL stores do;
     otherwise pass the store's), ``clock``, ``codec``, ``breaker_clock``, ``sleep``,
     ``name``, ``observers``, ``max_records``, ``max_bytes``, ``journal_key`` (see
-    docs/resilience.md, "The journal file").
+    docs/resilience.md, "The journal file"), ``max_replay_age`` (seconds, default one
+    day = ``DEFAULT_TOMBSTONE_TTL``; None: no limit; older records are set aside, not
+    replayed: "Replay order") and ``replay_interval`` (seconds between background replay
+    attempts while the journal holds records, default 1.0; 0 or None: off; "Background
+    replay").
     """
     if inspect.iscoroutinefunction(getattr(type(store), "get", None)):
         return _build_async_stack(store, journal_path, **options)  # type: ignore[arg-type]

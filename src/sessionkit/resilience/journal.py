@@ -58,6 +58,7 @@ from ..errors import (
     StoreUnavailable,
 )
 from ..keys import validate_key
+from ..stamped import stamp_of
 from .events import Emitter, Event
 from .journal_cursor import (
     LOST_START,
@@ -351,6 +352,7 @@ class Journal:
         self._index: dict[str, int] = {}  # op id -> position in records
         self.overlay = Overlay(self._default_ttl)
         self._damage: dict[int, Damage] = {}
+        self._latest_at = -math.inf  # the latest ``at`` of the records in view
         self._forget_cursor()
 
     def _forget_cursor(self) -> None:
@@ -516,6 +518,7 @@ class Journal:
         self._index[record.op_id] = len(self.records)
         self.records.append(record)
         self._ends.append(end)
+        self._latest_at = max(self._latest_at, record.at)
         self.overlay.apply(record)
 
     def _note_damage(self, offset: int, length: int, reason: str) -> None:
@@ -538,18 +541,29 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------------
 
-    def transact(self, fn: Callable[[Overlay], tuple[Record | None, _T]]) -> _T:
+    def transact(
+        self, fn: Callable[[Overlay], tuple[Record | None, _T]], *, after: float | None = None
+    ) -> _T:
         """Decide against an up-to-date overlay and append the record it returns, atomically.
 
         ``fn`` returns ``(record or None, result)``; its exceptions propagate and nothing is
         appended. `JournalFull` when the journal or the disk is full, `JournalUnavailable`
         on another I/O error: the record is then not in the file.
+
+        The record's ``at`` is moved, by whole microseconds, to be later than every record
+        in the journal and than ``after`` (the writer's last write the primary took):
+        replay orders by those stamps, and a tie would lose.
         """
         with self._locked():
             with self._file_errors():
                 self._refresh()
             record, result = fn(self.overlay)  # the caller's errors pass through untouched
             if record is not None:
+                floor = self._latest_at if self.records else -math.inf
+                if after is not None:
+                    floor = max(floor, after)
+                if floor > -math.inf and stamp_of(record.at) <= stamp_of(floor):
+                    record = attrs.evolve(record, at=(stamp_of(floor) + 1) / 1_000_000)
                 self._append([record])
                 with self._file_errors():
                     self._refresh()  # reads our own line back: one path for every record

@@ -207,7 +207,8 @@ class ReplayReport:
     #: already held with another value, and that key's later records in the same
     #: journal generation, however many replays it takes).
     conflicts: int = 0
-    #: Records the primary refused (say, over its payload limit); skipped, not retried.
+    #: Records set aside in the dead-letter file: the primary refused them (say, over its
+    #: payload limit), or they were older than ``max_replay_age``; not retried by themselves.
     rejected: int = 0
     #: Unreadable lines found in the journal, skipped.
     damaged: tuple[Damage, ...] = ()
@@ -215,5 +216,9 @@ class ReplayReport:
     #: failed again, or when another replay (task, thread or process) holds the cursor.
     completed: bool = False
     #: True when the journal could not be emptied although the primary may well answer:
-    #: another replay holds the cursor, or writers kept appending faster than it applied.
+    #: another replay holds the cursor, or writers kept appending faster than it applied,
+    #: or a bounded step (a call's, the background replayer's) left records for later.
     busy: bool = False
+    #: Records not applied because the primary held a newer write or delete of their key
+    #: (last acknowledged write wins, by stamp; see docs/resilience.md, "Replay order").
+    superseded: int = 0

@@ -47,7 +47,12 @@ def make(
     backend = backend or AsyncFlakyStore(clock=clock)
     recorder = Recorder()
     store = AsyncWithFallback(
-        backend, tmp_path / "journal.jsonl", clock=clock, fsync=False, observers=[recorder]
+        backend,
+        tmp_path / "journal.jsonl",
+        clock=clock,
+        fsync=False,
+        observers=[recorder],
+        replay_interval=None,
     )
     _OPENED.append(store)
     return backend, store, recorder
@@ -131,6 +136,7 @@ async def test_the_next_call_replays_by_itself_when_the_primary_is_back(tmp_path
 async def test_a_merge_of_an_unseen_key_is_partial_until_replayed(tmp_path: Path) -> None:
     backend, store, _ = make(tmp_path)
     await store.set("k", {"old": 1, "m": 0})
+    backend.state.clock.advance(1)  # later than the primary's write (a tie would lose)
     backend.down = True
     assert await store.merge("k", {"m": 1}) == {"m": 1}  # only what is known locally
     assert await store.exists("k") is True
@@ -329,7 +335,7 @@ async def test_a_lost_create_stays_lost_when_its_replay_is_interrupted(
     await store.set("y", {"filler": 1})
     await store.set("k", {"mine": 2})
     backend.down = False
-    backend.fail_after = 2  # the create and its check, then the primary dies again
+    backend.fail_after = 1  # the create (one conditional write), then the primary dies
     first = await store.replay()
     assert (first.applied, first.conflicts, first.completed) == (0, 1, False)
     assert 'lost "k"' in (tmp_path / "journal.jsonl.cursor").read_text()

@@ -48,7 +48,12 @@ def make(
     backend = backend or FlakyStore(clock=clock)
     recorder = Recorder()
     store = WithFallback(
-        backend, tmp_path / "journal.jsonl", clock=clock, fsync=False, observers=[recorder]
+        backend,
+        tmp_path / "journal.jsonl",
+        clock=clock,
+        fsync=False,
+        observers=[recorder],
+        replay_interval=None,
     )
     _OPENED.append(store)
     return backend, store, recorder
@@ -132,6 +137,7 @@ def test_the_next_call_replays_by_itself_when_the_primary_is_back(tmp_path: Path
 def test_a_merge_of_an_unseen_key_is_partial_until_replayed(tmp_path: Path) -> None:
     backend, store, _ = make(tmp_path)
     store.set("k", {"old": 1, "m": 0})
+    backend.state.clock.advance(1)  # later than the primary's write (a tie would lose)
     backend.down = True
     assert store.merge("k", {"m": 1}) == {"m": 1}  # only what is known locally
     assert store.exists("k") is True
@@ -330,7 +336,7 @@ def test_a_lost_create_stays_lost_when_its_replay_is_interrupted(
     store.set("y", {"filler": 1})
     store.set("k", {"mine": 2})
     backend.down = False
-    backend.fail_after = 2  # the create and its check, then the primary dies again
+    backend.fail_after = 1  # the create (one conditional write), then the primary dies
     first = store.replay()
     assert (first.applied, first.conflicts, first.completed) == (0, 1, False)
     assert 'lost "k"' in (tmp_path / "journal.jsonl.cursor").read_text()

@@ -10,7 +10,9 @@ from ..._async.protocol import AsyncSessionStore
 from ...clock import Clock, system_clock
 from ...codec import JSONCodec, default_codec
 from ...entry import TTL
+from ...stamped import DEFAULT_TOMBSTONE_TTL
 from .._types import AsyncSleep
+from ..background import DEFAULT_REPLAY_INTERVAL
 from ..events import Emitter, ResilienceObserver
 from ..journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS
 from ..retry_policy import RetryPolicy
@@ -39,6 +41,8 @@ def build_stack(
     max_records: int = DEFAULT_MAX_RECORDS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     journal_key: bytes | str | None = None,
+    max_replay_age: float | None = DEFAULT_TOMBSTONE_TTL,
+    replay_interval: float | None = DEFAULT_REPLAY_INTERVAL,
 ) -> AsyncWithFallback:
     """``AsyncWithFallback(AsyncCircuitBreaking(AsyncRetryingStore(store)))``, one emitter."""
     emitter = Emitter(observers)
@@ -62,4 +66,6 @@ def build_stack(
         max_records=max_records,
         max_bytes=max_bytes,
         journal_key=journal_key,
+        max_replay_age=max_replay_age,
+        replay_interval=replay_interval,
     )

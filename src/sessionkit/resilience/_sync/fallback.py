@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from ..._sync.delegating import PREFIX_OPERATIONS, DelegatingStore
 from ..._sync.protocol import SessionStore
+from ..._sync.stamped_apply import apply_stamped
 from ...clock import Clock, system_clock
 from ...codec import JSONCodec, check_items, default_codec
 from ...entry import TTL, Entry, InvalidTTL, UpdateFunction, to_seconds
@@ -22,7 +23,9 @@ from ...errors import (
     StoreUnavailable,
 )
 from ...keys import key_list, validate_key, validate_prefix
+from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
 from .._types import Operation
+from ..background import DEFAULT_REPLAY_INTERVAL, BackgroundReplay
 from ..events import Emitter, Event, ResilienceObserver, key_digest
 from ..journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, Journal
 from ..journal_format import Record, ReplayReport
@@ -40,6 +43,13 @@ _REFUSALS = (SerializationError, InvalidKey, InvalidTTL, CorruptValue, OverflowE
 
 #: Records fetched from the journal per step of a replay.
 _REPLAY_CHUNK = 500
+
+#: Records a user call replays inline at most, before answering (the rest is left to the
+#: background replay or the next calls; the journal's overlay answers for its keys).
+_INLINE_STEP = 64
+
+#: Records one background step replays.
+_BACKGROUND_STEP = _REPLAY_CHUNK
 
 #: A replay keeps going while writers append; after this many rounds it yields.
 _MAX_REPLAY_ROUNDS = 50
@@ -59,18 +69,31 @@ class WithFallback(DelegatingStore):
       `sessionkit.resilience.journal`) and answered from it; reads of keys the
       journal mentions are answered from it (read-your-writes); see
       `sessionkit.resilience.outage` for what it cannot answer.
-    * Recovery: while the journal holds records, every call first tries to replay it (in
-      order, each record once, the applied op ids kept in ``<journal>.cursor``) and, once
-      all are applied, truncates it. `replay` does the same on demand.
+    * Recovery: while the journal holds records, a background replayer (an asyncio task
+      started by the first call in the running loop, or a daemon thread) tries the primary
+      every ``replay_interval`` seconds and replays the journal in bounded chunks (in
+      order, each record once, the applied op ids kept in ``<journal>.cursor``); once all
+      are applied it truncates the journal. A call meanwhile replays at most a small chunk
+      inline (none while another replay runs) and answers keys the journal still holds
+      from it (read-your-writes), other keys from the primary. `replay` replays everything
+      on demand. ``replay_interval=0`` (or None) turns the background replayer off.
 
-    Conflict rule: the journal's writes are newer than anything the primary held when it
-    failed, so they are applied on top of whatever the primary holds at replay: ``set``
-    and ``delete`` replace, ``merge`` re-merges its fields (other fields stay), ``touch``
-    restarts the expiry. A journaled ``create`` whose key the primary already holds with a
-    different value loses (first writer wins, as ``create`` promises), and so do that
-    key's later records in the same journal generation (until the journal is truncated),
-    however many replays that takes: the decision is kept in the cursor file. Both are
-    reported as conflicts.
+    Conflict rule: last acknowledged write wins, per key, by its stamp. A journaled record
+    carries the instant this instance acknowledged it (``Record.at``); the primary's own
+    writes and deletes carry theirs (deletes as tombstones, kept ``tombstone_ttl``).
+    A record is applied through `sessionkit.stamped.apply_if_newer` (`apply_stamped`)
+    only if it is newer than what the primary holds for its key; otherwise it is counted
+    as ``superseded`` (`Event.REPLAY_SUPERSEDED`): another instance wrote or deleted the
+    key later, so the replay never undoes that. A record whose expiry has passed replays
+    as a delete with its stamp. A journaled ``create`` whose key the primary already
+    holds with a different value loses (first writer wins, as ``create`` promises), and
+    so do that key's later records in the same journal generation (until the journal is
+    truncated), however many replays that takes: the decision is kept in the cursor file.
+    Both are reported as conflicts. A record older than ``max_replay_age`` seconds
+    (default `DEFAULT_TOMBSTONE_TTL`; None: no limit) is not replayed automatically: the
+    tombstone that would stop it may be gone; it is set aside as a dead letter (see
+    ``sessionkit replay JOURNAL retry``). A primary without ``apply_if_newer`` (a
+    third-party store) gets plain calls: unordered, over whatever it holds.
 
     ``default_ttl`` decides the expiry of journaled writes made with ``ttl=None``, so it
     must be the primary's: left out, it is read from the primary (memory, Redis and SQL
@@ -100,6 +123,8 @@ class WithFallback(DelegatingStore):
         max_records: int = DEFAULT_MAX_RECORDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         journal_key: bytes | str | None = None,
+        max_replay_age: float | None = DEFAULT_TOMBSTONE_TTL,
+        replay_interval: float | None = DEFAULT_REPLAY_INTERVAL,
     ) -> None:
         super().__init__(primary)
         self._primary = primary
@@ -124,109 +149,165 @@ class WithFallback(DelegatingStore):
             max_bytes=max_bytes,
             journal_key=journal_key,
         )
-        self._refusal = ""
+        if max_replay_age is not None and not max_replay_age > 0:
+            raise ConfigurationError(
+                f"max_replay_age is seconds (None: no limit), not {max_replay_age!r}"
+            )
+        self._max_replay_age = max_replay_age
+        #: Records applied by bounded steps (a call's, the background's) since the last
+        #: report event: the next `FALLBACK_RECOVERED` or `REPLAY_INTERRUPTED` counts them
+        #: (changed only under the journal's replay lock).
+        self._carried = 0
+        #: When the primary last took a write of ours (see `Journal.transact`'s ``after``).
+        self._acknowledged: float | None = None
+        try:
+            self._background = BackgroundReplay(self._background_step, replay_interval)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from error
+        if self.journal.pending():  # left by a crash: replay it without waiting for a call
+            self._background.wake()
 
     # -- the machinery ----------------------------------------------------------------------
 
     def replay(self) -> ReplayReport:
         """Apply the journal to the primary and truncate it; safe to call at any time."""
+        return self._replay(None)
+
+    def _replay(self, limit: int | None) -> ReplayReport:
+        """`replay`, stopping after ``limit`` records (None: all); stopped so with records
+        left, the report says busy (the primary answers, the journal still counts)."""
         self._check_open()
         journal = self.journal
         if not journal.pending():
             return ReplayReport(completed=True)
         if not journal.begin_replay():
             return ReplayReport(busy=True)
-        applied = conflicts = rejected = 0
+        applied = conflicts = rejected = superseded = done = 0
         damaged = journal.damage
+
+        def report(**state: bool) -> ReplayReport:
+            return ReplayReport(
+                applied, conflicts, rejected, damaged, superseded=superseded, **state
+            )
+
         try:
             rounds = chunks = 0
             while rounds < _MAX_REPLAY_ROUNDS:
-                batch = journal.unapplied(_REPLAY_CHUNK)
+                size = _REPLAY_CHUNK if limit is None else min(_REPLAY_CHUNK, limit - done)
+                batch = journal.unapplied(size)
                 damaged = journal.damage
                 for record in batch:
                     self._check_open()  # closed meanwhile: stop before touching the primary
-                    outcome = self._apply(record)
+                    outcome, reason = self._apply(record)
                     if outcome == "rejected":  # set aside with its reason; the replay goes on
-                        journal.dead_letter(record, self._refusal)
+                        journal.dead_letter(record, reason)
                     else:
                         journal.mark_applied(record, lost=outcome == "lost")
                     applied += outcome == "applied"
+                    superseded += outcome == "superseded"
                     conflicts += outcome in ("conflict", "lost")
                     rejected += outcome == "rejected"
+                done += len(batch)
+                if limit is not None and done >= limit and len(batch) == size:
+                    # The step's share is done; what is left waits for the next step.
+                    if journal.finish():
+                        break
+                    self._carried += applied
+                    return report(busy=True)
                 chunks += 1
                 if len(batch) == _REPLAY_CHUNK and chunks < 20 * _MAX_REPLAY_ROUNDS:
                     continue  # more records: fetch the next chunk before trying to finish
                 rounds += 1
                 if journal.finish():
-                    report = ReplayReport(applied, conflicts, rejected, damaged, completed=True)
-                    self._emitter.emit(
-                        Event.FALLBACK_RECOVERED,
-                        journal=str(journal.path),
-                        applied=applied,
-                        conflicts=conflicts,
-                        rejected=rejected,
-                        damaged=len(damaged),
-                    )
-                    return report
-            # Writers kept appending faster than the replay applied: the primary answers,
-            # so report it as busy rather than down; the next call continues.
-            return ReplayReport(applied, conflicts, rejected, damaged, busy=True)
+                    break
+            else:
+                # Writers kept appending faster than the replay applied: the primary
+                # answers, so report it as busy rather than down; the next call continues.
+                self._carried += applied
+                return report(busy=True)
+            carried, self._carried = self._carried, 0
+            self._emitter.emit(
+                Event.FALLBACK_RECOVERED,
+                journal=str(journal.path),
+                applied=applied + carried,
+                superseded=superseded,
+                conflicts=conflicts,
+                rejected=rejected,
+                damaged=len(damaged),
+            )
+            return report(completed=True)
         except JournalUnavailable:
             # The journal's file failed (disk full, I/O error), not the primary: report it
             # as busy, so that keys the journal does not hold are still served by the
             # primary; the records stay for a later replay.
-            return ReplayReport(applied, conflicts, rejected, damaged, busy=True)
+            return report(busy=True)
         except StoreUnavailable as error:
-            if applied:
+            carried, self._carried = self._carried, 0
+            if applied + carried:
                 self._emitter.emit(
                     Event.REPLAY_INTERRUPTED,
                     journal=str(journal.path),
-                    applied=applied,
+                    applied=applied + carried,
                     error=type(error).__name__,
                 )
         finally:
             journal.end_replay()
-        return ReplayReport(applied, conflicts, rejected, damaged, completed=False)
+        return report(completed=False)
 
-    def _apply(self, record: Record) -> str:
-        """Apply one record to the primary: "applied", "rejected", "conflict" (dropped: its
-        key was lost earlier in this generation) or "lost" (a create that loses now)."""
-        primary, now, journal = self._primary, self._clock.now(), self.journal
+    def _writes(self, record: Record, now: float) -> list[StampedWrite]:
+        """``record`` as the stamped writes that replay it (stamp: ``record.at``). A record
+        whose expiry has passed replays as a delete: its write expired, the key is absent
+        (an expired create replays as nothing: it may have lost to an older entry)."""
+        at = record.at
+        expired = record.expires_at is not None and record.expires_at <= now
+        ttl = None if record.expires_at is None else max(record.expires_at - now, 1e-3)
+        if record.op == "set_many":
+            assert record.items is not None
+            keys = [key for key in record.items if not self.journal.is_lost(key)]
+            if expired:
+                return [StampedWrite("delete", key, at) for key in keys]
+            return [StampedWrite("set", key, at, dict(record.items[key]), ttl) for key in keys]
+        key = record.key
+        if record.op == "create":
+            if expired:
+                return []
+            return [StampedWrite("create", key, at, record.value, ttl)]
+        if record.op == "delete" or expired:
+            return [StampedWrite("delete", key, at)]
+        if record.op == "set":
+            return [StampedWrite("set", key, at, record.value, ttl)]
+        if record.op == "merge":
+            return [StampedWrite("merge", key, at, record.value, ttl, record.keep_expiry)]
+        return [StampedWrite("touch", key, at, None, ttl)]
+
+    def _apply(self, record: Record) -> tuple[str, str]:
+        """Apply one record to the primary: ("applied" | "superseded" | "rejected" |
+        "conflict" (dropped: its key was lost earlier in this generation) | "lost" (a
+        create that loses now), the reason it was rejected)."""
+        now, journal = self._clock.now(), self.journal
         key = record.key
         if record.op != "set_many" and journal.is_lost(key):
             self._conflict(record, key)
-            return "conflict"
-        expired = record.expires_at is not None and record.expires_at <= now
-        ttl = None if record.expires_at is None else max(record.expires_at - now, 1e-3)
+            return "conflict", ""
+        age = now - record.at
+        if self._max_replay_age is not None and age > self._max_replay_age:
+            self._emitter.emit(
+                Event.REPLAY_REJECTED,
+                op_id=record.op_id,
+                operation=record.op,
+                key=key_digest(key),
+                error="max_replay_age",
+            )
+            return "rejected", (
+                f"older than max_replay_age ({self._max_replay_age:g} s): written "
+                f"{age:.0f} s ago, a tombstone that would stop it may be gone; "
+                "retry it with `sessionkit replay JOURNAL retry` if it should still land"
+            )
+        outcomes: list[ReplayOutcome] = []
         try:
-            if record.op == "set_many":
-                assert record.items is not None
-                items = {k: v for k, v in record.items.items() if not journal.is_lost(k)}
-                if expired:
-                    for item_key in items:
-                        primary.delete(item_key)
-                elif items:
-                    primary.set_many(items, ttl)
-            elif record.op == "delete" or (expired and record.op != "create"):
-                primary.delete(key)  # an expired write leaves the key absent
-            elif record.op == "set":
-                assert record.value is not None
-                primary.set(key, record.value, ttl)
-            elif record.op == "merge":
-                assert record.value is not None
-                primary.merge(key, record.value, None if record.keep_expiry else ttl)
-            elif record.op == "touch":
-                primary.touch(key, ttl)
-            elif record.op == "create" and not expired:
-                assert record.value is not None
-                created = primary.create(key, record.value, ttl)
-                # Not created and another value: someone else's entry (ours, written by a
-                # replay interrupted before its cursor moved, would be equal).
-                if not created and primary.get(key) != record.value:
-                    self._conflict(record, key)
-                    return "lost"
+            for write in self._writes(record, now):
+                outcomes.append(apply_stamped(self._primary, write))
         except _REFUSALS as error:  # the primary refuses this record: skip it, do not block
-            self._refusal = f"{type(error).__name__}: {error}"
             self._emitter.emit(
                 Event.REPLAY_REJECTED,
                 op_id=record.op_id,
@@ -234,30 +315,55 @@ class WithFallback(DelegatingStore):
                 key=key_digest(key),
                 error=type(error).__name__,
             )
-            return "rejected"
-        return "applied"
+            return "rejected", f"{type(error).__name__}: {error}"
+        if ReplayOutcome.LOST in outcomes:
+            self._conflict(record, key)
+            return "lost", ""
+        if outcomes and ReplayOutcome.APPLIED not in outcomes:
+            self._emitter.emit(
+                Event.REPLAY_SUPERSEDED,
+                op_id=record.op_id,
+                operation=record.op,
+                key=key_digest(key),
+            )
+            return "superseded", ""
+        return "applied", ""
 
     def _conflict(self, record: Record, key: str) -> None:
         self._emitter.emit(
             Event.REPLAY_CONFLICT, op_id=record.op_id, operation=record.op, key=key_digest(key)
         )
 
-    def _settle(self) -> _Settled:
-        report = self.replay()
+    def _settle(self, limit: int | None = _INLINE_STEP) -> _Settled:
+        """One bounded replay step before a call (``limit`` records; none while the
+        background replayer or another replay runs: then BUSY)."""
+        self._background.wake()
+        report = self._replay(limit)
         if report.completed:
             return _Settled.CLEAR
         return _Settled.BUSY if report.busy else _Settled.DOWN
+
+    def _background_step(self) -> bool:
+        """One background replay chunk; True when it did a full chunk with more waiting."""
+        if not self.journal.pending():
+            return False
+        report = self._replay(_BACKGROUND_STEP)
+        done = report.applied + report.superseded + report.conflicts + report.rejected
+        return report.busy and done > 0
 
     def _journaled(
         self, operation: str, key: str, decide: Decision[_T], error: Exception | None
     ) -> _T:
         if not self.journal.pending():  # the first record of an outage (for this journal)
+            self._background.wake()
             self._emitter.emit(
                 Event.FALLBACK_ENGAGED,
                 journal=str(self.journal.path),
                 error=None if error is None else type(error).__name__,
             )
-        result = self.journal.transact(lambda overlay: decide(overlay, self._clock.now()))
+        result = self.journal.transact(
+            lambda overlay: decide(overlay, self._clock.now()), after=self._acknowledged
+        )
         self._emitter.emit(
             Event.FALLBACK_JOURNALED,
             operation=operation,
@@ -285,9 +391,12 @@ class WithFallback(DelegatingStore):
             ):
                 return self._journaled(operation, key, decision(), None)
         try:
-            return call()
+            result = call()
         except StoreUnavailable as error:
             return self._journaled(operation, key, decision(), error)
+        # The primary stamped that write by now: a later journaled write must be later.
+        self._acknowledged = self._clock.now()
+        return result
 
     def _view(self, key: str) -> tuple[_Settled, KeyView | None]:
         """After settling: the state and the journal's view of ``key`` (None: no mention)."""
@@ -306,7 +415,8 @@ class WithFallback(DelegatingStore):
         return self.journal.read(lambda overlay: key in overlay)
 
     def _require_clear(self, operation: str) -> None:
-        if self.journal.pending() and self._settle() is not _Settled.CLEAR:
+        # What the journal holds is not in the primary yet: these calls replay it all.
+        if self.journal.pending() and self._settle(None) is not _Settled.CLEAR:
             raise StoreUnavailable(
                 f"{operation} needs the primary store, and its journal is not replayed yet"
             )
@@ -474,12 +584,15 @@ class WithFallback(DelegatingStore):
             if state is _Settled.DOWN or (state is _Settled.BUSY and self._mentions(key)):
                 decision = self._rules.update(key, fn, ttl, default)
                 return self._journaled("update", key, decision, None)
-        return self._primary.update(key, fn, ttl, default=default)
+        result = self._primary.update(key, fn, ttl, default=default)
+        self._acknowledged = self._clock.now()
+        return result
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True  # a running replay stops at its next record
             try:
+                self._background.stop()
                 self.journal.close()  # first: the replay's next journal step raises
             finally:
                 self._primary.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from ...entry import TTL, Entry, UpdateFunction
 from ...errors import StoreUnavailable
+from ...stamped import ReplayOutcome, StampedWrite
 from ...stores.memory import AsyncMemoryStore
 
 
@@ -56,6 +57,12 @@ class AsyncFlakyStore(AsyncMemoryStore):
         self._enter("set")
         await super().set(key, value, ttl)
         self._reply("set")
+
+    async def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        self._enter("apply_if_newer")
+        outcome = await super().apply_if_newer(write)
+        self._reply("apply_if_newer")
+        return outcome
 
     async def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         self._enter("create")

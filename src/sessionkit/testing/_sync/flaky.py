@@ -12,6 +12,7 @@ from typing import Any
 
 from ...entry import TTL, Entry, UpdateFunction
 from ...errors import StoreUnavailable
+from ...stamped import ReplayOutcome, StampedWrite
 from ...stores.memory import MemoryStore
 
 
@@ -57,6 +58,12 @@ class FlakyStore(MemoryStore):
         self._enter("set")
         super().set(key, value, ttl)
         self._reply("set")
+
+    def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        self._enter("apply_if_newer")
+        outcome = super().apply_if_newer(write)
+        self._reply("apply_if_newer")
+        return outcome
 
     def create(self, key: str, value: Mapping[str, Any], ttl: TTL | None = None) -> bool:
         self._enter("create")
