@@ -38,7 +38,11 @@ _WARNING_EVENTS = frozenset(
         Event.JOURNAL_CURSOR_DAMAGED,
     }
 )
-_DEBUG_EVENTS = frozenset({Event.BREAKER_REJECTED, Event.FALLBACK_JOURNALED})
+# Per record or per call: at info they would flood a log after a long outage (the
+# recovered event carries the counts).
+_DEBUG_EVENTS = frozenset(
+    {Event.BREAKER_REJECTED, Event.FALLBACK_JOURNALED, Event.REPLAY_SUPERSEDED}
+)
 
 
 class Emitter:
