@@ -44,7 +44,9 @@ def match_pattern(prefix: str) -> str:
 # tombstone hashes to the key's slot, so one script can write both in a cluster.
 _MARK = b"\xffsk-tomb:"
 _TOMBSTONE = _MARK + binascii.crc_hqx(_MARK, 0).to_bytes(2, "big")
-assert binascii.crc_hqx(_TOMBSTONE, 0) == 0 and b"{" not in _TOMBSTONE and b"}" not in _TOMBSTONE
+assert binascii.crc_hqx(_TOMBSTONE, 0) == 0
+assert b"{" not in _TOMBSTONE
+assert b"}" not in _TOMBSTONE
 
 
 def tombstone_name(name: str) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 import inspect
 import random
-import time
 from collections.abc import Iterator, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from redis.backoff import NoBackoff
 
 from ..._sync.base import StoreBase
 from ..._update import apply_update, starting_value
+from ...clock import system_clock
 from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
@@ -65,6 +65,11 @@ _Sentinel: Any = Sentinel
 # set_many sends at most this many keys per script call, so one call never blocks the
 # server for long.
 _SET_MANY_CHUNK = 500
+
+
+def _stamp_now() -> int:
+    """A write's stamp: now by this client's clock (see sessionkit.stamped)."""
+    return stamp_of(system_clock.now())
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -397,7 +402,7 @@ class RedisStore(StoreBase):
         px = ttl_ms(ttl, self._default_ttl)
         try:
             with self._gate:
-                self._run(SET, 1, name, px, stamp_of(time.time()), data)
+                self._run(SET, 1, name, px, _stamp_now(), data)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
@@ -407,7 +412,7 @@ class RedisStore(StoreBase):
             self._prepare()
         name = self._prefix + validate_key(key)
         # a new entry is always version 1
-        stored = envelope(1, self._codec.encode(value), stamp_of(time.time()))
+        stored = envelope(1, self._codec.encode(value), _stamp_now())
         px = ttl_ms(ttl, self._default_ttl)
         try:
             with self._gate:
@@ -442,7 +447,7 @@ class RedisStore(StoreBase):
             try:
                 with self._gate:
                     written = self._run(
-                        CAS, 1, name, raw or b"", data, px_existing, px_new, stamp_of(time.time())
+                        CAS, 1, name, raw or b"", data, px_existing, px_new, _stamp_now()
                     )
             except REDIS_ERRORS as error:
                 raise store_error(error, key) from error
@@ -466,7 +471,7 @@ class RedisStore(StoreBase):
         try:
             with self._gate:
                 merged = self._run(
-                    MERGE, 1, name, px_existing, px_new, limit or 0, stamp_of(time.time()), *fields
+                    MERGE, 1, name, px_existing, px_new, limit or 0, _stamp_now(), *fields
                 )
         except REDIS_ERRORS as error:
             raise store_error(error, key, limit) from error
@@ -477,7 +482,7 @@ class RedisStore(StoreBase):
         if self._needs_initialize or self._binding.moved():
             self._prepare()
         name = self._prefix + validate_key(key)
-        stamp = stamp_of(time.time())
+        stamp = _stamp_now()
         try:
             with self._gate:
                 deleted = self._run(
@@ -516,7 +521,7 @@ class RedisStore(StoreBase):
         if not encoded:
             return
         groups = self._set_many_groups(list(encoded))
-        stamp = stamp_of(time.time())
+        stamp = _stamp_now()
         try:
             with self._gate:
                 if len(groups) == 1 and not self._cluster:

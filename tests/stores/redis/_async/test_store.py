@@ -30,8 +30,8 @@ from sessionkit import (
 from sessionkit.codec import JSONCodec
 from sessionkit.stores.redis import AsyncRedisStore
 from tests import redis_servers
-from tests.stores.redis import unstamped
 from tests.servers import IN_CI
+from tests.stores.redis import unstamped
 
 
 @pytest.fixture(scope="module")
