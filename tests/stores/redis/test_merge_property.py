@@ -131,6 +131,11 @@ DAMAGED = [
     b'sk1:0x10:{"a":1}',  # a version tonumber() reads, and open_envelope does not
     b'sk1:1e3:{"a":1}',
     b'sk1:123456789012345:{"a":1}',  # more digits than a version has
+    b'sk1:1:s:{"a":1}',  # a write stamp with no digits
+    b'sk1:1:sx1:{"a":1}',  # a write stamp that is not a number
+    b'sk1:1:s-:{"a":1}',
+    b'sk1:1:s12{"a":1}',  # a write stamp with no ':' after it
+    b'sk1:2:s12:5,5:{"a":1,"b":x}',  # a stamped envelope whose lengths fit, a value not
 ]
 
 

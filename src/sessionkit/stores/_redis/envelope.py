@@ -43,7 +43,7 @@ def envelope(version: int, data: bytes, stamp: int) -> bytes:
 
 def _stamp_end(raw: bytes, start: int) -> int:
     """The index of the ':' ending the ``s<stamp>`` that starts at ``start``, or -1; what
-    the scripts' ``'^s(%-?%d+):'`` accepts."""
+    the scripts' ``'^s(%-?%d+):'`` accepts (and open_envelope, inline)."""
     end = raw.find(b":", start + 1)
     digits = raw[start + 1 : end]
     if end > 0 and digits.removeprefix(b"-").isdigit():
@@ -75,10 +75,14 @@ def open_envelope(raw: bytes, key: str) -> tuple[int, bytes]:
             head = raw[4:separator]
             if head.isdigit():  # ASCII digits only: what the scripts' '^sk1:(%d+):' accepts
                 start = separator + 1
-                if raw[start : start + 1] == b"s":  # the stamp
-                    start = _stamp_end(raw, start) + 1
-                    if not start:
+                if raw[start : start + 1] == b"s":  # the stamp, inline: get's hot path
+                    end = raw.find(b":", start + 1)
+                    stamp = raw[start + 1 : end]
+                    if end < 0 or not (
+                        stamp.isdigit() or (stamp[:1] == b"-" and stamp[1:].isdigit())
+                    ):
                         raise CorruptValue(key, "bad write stamp in the envelope")
+                    start = end + 1
                 if raw[start : start + 1] == b"{":
                     return int(head), raw[start:]
                 lengths_end = raw.find(b":", start)  # after a merge: '<len>,<len>,...:'
