@@ -128,7 +128,7 @@ def _sync_pairs(stack: ExitStack, prefix: str) -> list[Pair]:
         # run by hand with bare orjson bytes, and a bare SET of the codec's checked bytes.
         Pair(
             "redis set, part: the script alone",
-            lambda: raw.evalsha(SET.sha, 1, script_key, 0, dumps(SESSION)),
+            lambda: raw.evalsha(SET.sha, 1, script_key, 0, 1, dumps(SESSION)),  # PX, stamp
             lambda: raw.set(raw_key, dumps(SESSION)),
             "raw SET",
         ),

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from sessionkit.stores._redis.scripts import (
+    APPLY_IF_NEWER,
     CAS,
     GET_ENTRY,
     MERGE,
@@ -43,38 +44,41 @@ def test_every_script_is_a_lua_file_of_the_package() -> None:
         for entry in files("sessionkit.stores._redis").joinpath("lua").iterdir()
         if entry.name.endswith(".lua")
     }
-    assert shipped == {*SCRIPTS, "envelope"}
+    assert shipped == {*SCRIPTS, "envelope", "merge_fields"}
     envelope = files("sessionkit.stores._redis").joinpath("lua", "envelope.lua").read_text()
     for script in SCRIPTS.values():
         assert script.sha == hashlib.sha1(script.source.encode()).hexdigest()
-        assert script.source.startswith(envelope) == (script in (SET, CAS, MERGE))
+        assert script.source.startswith(envelope) == (script in (SET, CAS, MERGE, APPLY_IF_NEWER))
 
 
 def test_set_writes_an_envelope_and_counts_versions(raw: redis.Redis, key: str) -> None:
     run = raw.register_script(SET.source)
-    assert run([key], [0, b'{"a":1}']) == 1
-    assert raw.get(key) == b'sk1:1:{"a":1}'
-    assert run([key], [60_000, b'{"a":2}']) == 1
-    assert raw.get(key) == b'sk1:2:{"a":2}'
+    assert run([key], [0, 7, b'{"a":1}']) == 1  # ARGV: PX, stamp, JSON
+    assert raw.get(key) == b'sk1:1:s7:{"a":1}'
+    assert run([key], [60_000, 8, b'{"a":2}']) == 1
+    assert raw.get(key) == b'sk1:2:s8:{"a":2}'
     assert 0 < raw.pttl(key) <= 60_000
 
 
 def test_cas_writes_only_over_what_it_read(raw: redis.Redis, key: str) -> None:
     run = raw.register_script(CAS.source)
-    assert run([key], [b"", b'{"n":1}', 0, 0]) == 1  # absent, as read
-    assert run([key], [b"", b'{"n":9}', 0, 0]) == 0  # no longer absent
-    assert run([key], [b'sk1:1:{"n":1}', b'{"n":2}', 0, 0]) == 1
-    assert raw.get(key) == b'sk1:2:{"n":2}'
+    assert run([key], [b"", b'{"n":1}', 0, 0, 5]) == 1  # absent, as read
+    assert run([key], [b"", b'{"n":9}', 0, 0, 6]) == 0  # no longer absent
+    assert run([key], [b'sk1:1:s5:{"n":1}', b'{"n":2}', 0, 0, 7]) == 1
+    assert raw.get(key) == b'sk1:2:s7:{"n":2}'
 
 
 def test_merge_splices_fields_and_records_their_lengths(raw: redis.Redis, key: str) -> None:
     raw.set(key, b'sk1:4:{"a":1,"b":[1,2]}')
     run = raw.register_script(MERGE.source)
-    merged = run([key], [0, 0, 0, b"b", b'"b":{}', b"c", b'"c":"x"'])
+    # An envelope from before stamps merges like any other; the result is stamped.
+    merged = run([key], [0, 0, 0, 9, b"b", b'"b":{}', b"c", b'"c":"x"'])
     assert merged == b'{"a":1,"b":{},"c":"x"}'
-    assert raw.get(key) == b'sk1:5:5,6,7:{"a":1,"b":{},"c":"x"}'
+    assert raw.get(key) == b'sk1:5:s9:5,6,7:{"a":1,"b":{},"c":"x"}'
+    assert run([key], [0, 0, 0, 10, b"a", b'"a":2']) == b'{"a":2,"b":{},"c":"x"}'
+    assert raw.get(key) == b'sk1:6:s10:5,6,7:{"a":2,"b":{},"c":"x"}'
     with pytest.raises(redis.ResponseError, match="SKTOOLARGE"):
-        run([key], [0, 0, 10, b"d", b'"d":1'])
+        run([key], [0, 0, 10, 11, b"d", b'"d":1'])
 
 
 def test_get_entry_and_persist_if_exists(raw: redis.Redis, key: str) -> None:
@@ -93,7 +97,7 @@ def test_get_entry_and_persist_if_exists(raw: redis.Redis, key: str) -> None:
 
 def test_a_registered_script_recovers_from_script_flush(raw: redis.Redis, key: str) -> None:
     run = raw.register_script(SET.source)
-    assert run([key], [0, b"{}"]) == 1
+    assert run([key], [0, 1, b"{}"]) == 1
     raw.script_flush()  # NOSCRIPT next: redis-py loads it again
-    assert run([key], [0, b"{}"]) == 1
-    assert raw.get(key) == b"sk1:2:{}"
+    assert run([key], [0, 2, b"{}"]) == 1
+    assert raw.get(key) == b"sk1:2:s2:{}"

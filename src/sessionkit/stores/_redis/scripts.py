@@ -1,7 +1,8 @@
 """The Redis store's Lua scripts, shipped as ``lua/*.lua`` package data.
 
-``set``, ``cas`` and ``merge`` start with ``lua/envelope.lua`` (the shared envelope
-helpers). The store runs each through a redis-py ``Script`` bound to its client (EVALSHA,
+``set``, ``cas``, ``merge`` and ``apply_if_newer`` start with ``lua/envelope.lua`` (the
+shared envelope helpers); ``merge`` and ``apply_if_newer`` then with ``lua/merge_fields.lua``
+(a merge's work). The store runs each through a redis-py ``Script`` bound to its client (EVALSHA,
 and on NOSCRIPT a SCRIPT LOAD and EVALSHA again); ``set_many``'s pipelines send the
 source with EVAL, since redis-py refuses EVALSHA in cluster pipelines.
 """
@@ -13,7 +14,17 @@ from importlib.resources import files
 
 import attrs
 
-__all__ = ["CAS", "GET_ENTRY", "MERGE", "PERSIST_IF_EXISTS", "SCRIPTS", "SET", "LuaScript"]
+__all__ = [
+    "APPLY_IF_NEWER",
+    "CAS",
+    "DELETE",
+    "GET_ENTRY",
+    "MERGE",
+    "PERSIST_IF_EXISTS",
+    "SCRIPTS",
+    "SET",
+    "LuaScript",
+]
 
 
 def _read(name: str) -> str:
@@ -34,16 +45,23 @@ class LuaScript:
         return hashlib.sha1(self.source.encode()).hexdigest()
 
     @classmethod
-    def load(cls, name: str, *, envelope: bool = False) -> LuaScript:
+    def load(cls, name: str, *, envelope: bool = False, merge: bool = False) -> LuaScript:
         source = _read(name)
+        if merge:
+            source = _read("merge_fields") + source
         return cls(name, _read("envelope") + source if envelope else source)
 
 
 SET = LuaScript.load("set", envelope=True)
 CAS = LuaScript.load("cas", envelope=True)
-MERGE = LuaScript.load("merge", envelope=True)
+MERGE = LuaScript.load("merge", envelope=True, merge=True)
+APPLY_IF_NEWER = LuaScript.load("apply_if_newer", envelope=True, merge=True)
+DELETE = LuaScript.load("delete")
 GET_ENTRY = LuaScript.load("get_entry")
 PERSIST_IF_EXISTS = LuaScript.load("persist_if_exists")
 
 #: Every script, by name: what a store registers with its client.
-SCRIPTS = {script.name: script for script in (SET, CAS, MERGE, GET_ENTRY, PERSIST_IF_EXISTS)}
+SCRIPTS = {
+    script.name: script
+    for script in (SET, CAS, MERGE, APPLY_IF_NEWER, DELETE, GET_ENTRY, PERSIST_IF_EXISTS)
+}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -19,6 +19,7 @@ __all__ = [
     "check_tls_files",
     "checked_url",
     "parse_multi_host_url",
+    "tombstone_setting",
 ]
 
 #: Every scheme the Redis store opens.
@@ -144,3 +145,31 @@ def check_tls_files(url: str, options: Mapping[str, Any]) -> None:
             raise ConfigurationError(
                 f"the Redis TLS option {name}={os.fspath(path)!r} names no file or directory"
             )
+
+
+def tombstone_setting(
+    url: str | None, tombstone_ttl: Any, default: float
+) -> tuple[str | None, Any]:
+    """(url without ``tombstone_ttl``, the tombstone TTL): the keyword, else the URL's
+    ``?tombstone_ttl=<seconds>``, else ``default``; given both ways differently is a
+    `ConfigurationError`."""
+    found: str | None = None
+    if url is not None and "tombstone_ttl=" in url:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        values = [value for name, value in query if name == "tombstone_ttl"]
+        if values:
+            found = values[-1]
+            rest = [(name, value) for name, value in query if name != "tombstone_ttl"]
+            url = urlunsplit(parts._replace(query=urlencode(rest)))
+    if found is None:
+        return url, default if tombstone_ttl is None else tombstone_ttl
+    try:
+        seconds = float(found)
+    except ValueError:
+        raise ConfigurationError(f"tombstone_ttl must be seconds, not {found!r}") from None
+    if tombstone_ttl is not None and tombstone_ttl != seconds:
+        raise ConfigurationError(
+            f"tombstone_ttl given twice, as {tombstone_ttl!r} and in the URL ({found!r})"
+        )
+    return url, seconds

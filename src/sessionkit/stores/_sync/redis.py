@@ -21,14 +21,16 @@ from redis.backoff import NoBackoff
 
 from ..._sync.base import StoreBase
 from ..._update import apply_update, starting_value
+from ...clock import system_clock
 from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
+from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite, stamp_of
 from .._redis.client_cache import ClientCache, cache_settings, tracking_connector
 from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
 from .._redis.errors import REDIS_ERRORS, store_error
-from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key
+from .._redis.keyspace import DEFAULT_PREFIX, match_pattern, store_key, tombstone_name
 from .._redis.pools import (
     DEFAULT_TIMEOUT,
     Gate,
@@ -39,9 +41,19 @@ from .._redis.pools import (
     release_node_pools,
     store_options,
 )
-from .._redis.scripts import CAS, GET_ENTRY, MERGE, PERSIST_IF_EXISTS, SCRIPTS, SET, LuaScript
+from .._redis.scripts import (
+    APPLY_IF_NEWER,
+    CAS,
+    DELETE,
+    GET_ENTRY,
+    MERGE,
+    PERSIST_IF_EXISTS,
+    SCRIPTS,
+    SET,
+    LuaScript,
+)
 from .._redis.ttls import expires_at_from, remaining_from_pttl, ttl_ms
-from .._redis.urls import check_tls_files, checked_url, parse_multi_host_url
+from .._redis.urls import check_tls_files, checked_url, parse_multi_host_url, tombstone_setting
 from .redis_client_cache import cached_get, cached_get_many
 
 __all__ = ["RedisStore"]
@@ -53,6 +65,11 @@ _Sentinel: Any = Sentinel
 # set_many sends at most this many keys per script call, so one call never blocks the
 # server for long.
 _SET_MANY_CHUNK = 500
+
+
+def _stamp_now() -> int:
+    """A write's stamp: now by this client's clock (see sessionkit.stamped)."""
+    return stamp_of(system_clock.now())
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -78,6 +95,11 @@ class RedisStore(StoreBase):
     ``socket_connect_timeout`` override ``timeout`` for the reply and the connect alone.
     redis-py's own retries are off in the clients this store creates: the resilience layer
     is the one place that retries (see docs/backends/redis.md).
+
+    Every write stamps its key with the client's clock (in the stored envelope), and a
+    ``delete`` leaves a tombstone key for ``tombstone_ttl`` seconds (default one day, or
+    ``?tombstone_ttl=``; 0: none), so that `apply_if_newer` (a journal replay) never
+    overwrites a newer write or undoes a newer delete.
     """
 
     def __init__(
@@ -98,10 +120,12 @@ class RedisStore(StoreBase):
         client_cache: bool | None = None,
         client_cache_size: int | None = None,
         client_cache_max_ttl: float | None = None,
+        tombstone_ttl: TTL | None = None,
     ) -> None:
         url, cache_on, cache_size, cache_max_ttl = cache_settings(
             url, client_cache, client_cache_size, client_cache_max_ttl
         )
+        url, tombstone_ttl = tombstone_setting(url, tombstone_ttl, DEFAULT_TOMBSTONE_TTL)
         if (client is None) == (url is None):
             raise ConfigurationError("a Redis store needs exactly one of client= and url=")
         try:
@@ -114,6 +138,8 @@ class RedisStore(StoreBase):
         self._codec = codec
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
         self._update_attempts = update_attempts
+        self._tombstone_ttl = 0.0 if tombstone_ttl == 0 else to_seconds(tombstone_ttl)
+        self._tombstone_px = ttl_ms(self._tombstone_ttl or None, None)
         self._owned: list[Any] = []  # clients this store made, closed by close()
         self._url: str | None = None
         self._settings: dict[str, Any] = {}
@@ -223,6 +249,11 @@ class RedisStore(StoreBase):
     def default_ttl(self) -> float | None:
         """Seconds a write with ``ttl=None`` lives (None: never expires)."""
         return self._default_ttl
+
+    @property
+    def tombstone_ttl(self) -> float:
+        """Seconds a delete's tombstone lives (0: deletes leave none)."""
+        return self._tombstone_ttl
 
     @property
     def client(self) -> Redis | RedisCluster:
@@ -371,7 +402,7 @@ class RedisStore(StoreBase):
         px = ttl_ms(ttl, self._default_ttl)
         try:
             with self._gate:
-                self._run(SET, 1, name, px, data)
+                self._run(SET, 1, name, px, _stamp_now(), data)
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
 
@@ -380,7 +411,8 @@ class RedisStore(StoreBase):
         if self._needs_initialize or self._binding.moved():
             self._prepare()
         name = self._prefix + validate_key(key)
-        stored = envelope(1, self._codec.encode(value))  # a new entry is always version 1
+        # a new entry is always version 1
+        stored = envelope(1, self._codec.encode(value), _stamp_now())
         px = ttl_ms(ttl, self._default_ttl)
         try:
             with self._gate:
@@ -415,7 +447,7 @@ class RedisStore(StoreBase):
             try:
                 with self._gate:
                     written = self._run(
-                        CAS, 1, name, raw or b"", data, px_existing, px_new
+                        CAS, 1, name, raw or b"", data, px_existing, px_new, _stamp_now()
                     )
             except REDIS_ERRORS as error:
                 raise store_error(error, key) from error
@@ -438,7 +470,9 @@ class RedisStore(StoreBase):
         limit = self._codec.max_payload_bytes
         try:
             with self._gate:
-                merged = self._run(MERGE, 1, name, px_existing, px_new, limit or 0, *fields)
+                merged = self._run(
+                    MERGE, 1, name, px_existing, px_new, limit or 0, _stamp_now(), *fields
+                )
         except REDIS_ERRORS as error:
             raise store_error(error, key, limit) from error
         return self._codec.decode(merged, key=key)
@@ -448,11 +482,15 @@ class RedisStore(StoreBase):
         if self._needs_initialize or self._binding.moved():
             self._prepare()
         name = self._prefix + validate_key(key)
+        stamp = _stamp_now()
         try:
             with self._gate:
-                return bool(self._client.delete(name))
+                deleted = self._run(
+                    DELETE, 2, name, tombstone_name(name), stamp, self._tombstone_px
+                )
         except REDIS_ERRORS as error:
             raise store_error(error, key) from error
+        return bool(deleted)
 
     def touch(self, key: str, ttl: TTL | None = None) -> bool:
         self._check_open()
@@ -483,11 +521,13 @@ class RedisStore(StoreBase):
         if not encoded:
             return
         groups = self._set_many_groups(list(encoded))
+        stamp = _stamp_now()
         try:
             with self._gate:
                 if len(groups) == 1 and not self._cluster:
                     names = groups[0]
-                    self._run(SET, len(names), *names, px, *(encoded[n] for n in names))
+                    values = (encoded[n] for n in names)
+                    self._run(SET, len(names), *names, px, stamp, *values)
                 else:
                     # One script call per chunk (per hash slot in a cluster), all in one
                     # pipeline: one round trip. redis-py refuses EVALSHA in cluster pipelines,
@@ -497,11 +537,48 @@ class RedisStore(StoreBase):
                         for names in groups:
                             values = (encoded[n] for n in names)
                             pipe.execute_command(
-                                "EVAL", SET.source, len(names), *names, px, *values
+                                "EVAL", SET.source, len(names), *names, px, stamp, *values
                             )
                         pipe.execute()
         except REDIS_ERRORS as error:
             raise store_error(error) from error
+
+    def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """A journaled write, applied only if newer than the stamp the key holds (the live
+        entry's, else its tombstone's); see `sessionkit.stamped`. One atomic script."""
+        self._check_open()
+        if self._needs_initialize or self._binding.moved():
+            self._prepare()
+        key = validate_key(write.key)
+        name = self._prefix + key
+        px = ttl_ms(write.ttl, None)  # None: no expiry (the journal resolved any default)
+        arguments: list[bytes] = []
+        if write.op in ("set", "create"):
+            arguments = [self._codec.encode(write.value or {})]
+        elif write.op == "merge":
+            arguments = patch_arguments(self._codec, check_value(write.value or {}))
+        limit = self._codec.max_payload_bytes
+        try:
+            with self._gate:
+                reply = self._run(
+                    APPLY_IF_NEWER,
+                    2,
+                    name,
+                    tombstone_name(name),
+                    write.op,
+                    write.stamp,
+                    px,
+                    int(write.keep_expiry),
+                    self._tombstone_px,
+                    limit or 0,
+                    *arguments,
+                )
+        except REDIS_ERRORS as error:
+            raise store_error(error, key, limit) from error
+        if isinstance(reply, list):  # a create over a live entry: first writer wins
+            same = decode_value(self._codec, reply[1], key) == write.value
+            return ReplayOutcome.APPLIED if same else ReplayOutcome.LOST
+        return ReplayOutcome(reply.decode() if isinstance(reply, bytes) else reply)
 
     def _set_many_groups(self, names: list[str]) -> list[list[str]]:
         """Keys that one script call may write together: same hash slot in a cluster."""

@@ -31,6 +31,7 @@ from sessionkit.codec import JSONCodec
 from sessionkit.stores.redis import AsyncRedisStore
 from tests import redis_servers
 from tests.servers import IN_CI
+from tests.stores.redis import unstamped
 
 
 @pytest.fixture(scope="module")
@@ -155,13 +156,13 @@ async def test_keys_live_under_the_prefix_as_a_versioned_envelope(
     store: AsyncRedisStore, raw: Redis, prefix: str
 ) -> None:
     await store.set("k", {"a": 1})
-    assert await raw.get(prefix + "k") == b'sk1:1:{"a":1}'
+    assert unstamped(await raw.get(prefix + "k")) == b'sk1:1:{"a":1}'
     await store.merge("k", {"b": [], "c": "x/y"})
     # The JSON is the codec's, byte for byte: no cjson re-encoding ('[]' stays, '/' bare).
     # A merge also writes each top-level field's length, for the next merge to slice by.
-    assert await raw.get(prefix + "k") == b'sk1:2:5,6,9:{"a":1,"b":[],"c":"x/y"}'
+    assert unstamped(await raw.get(prefix + "k")) == b'sk1:2:5,6,9:{"a":1,"b":[],"c":"x/y"}'
     assert await store.merge("k", {"b": {"n": 1}}) == {"a": 1, "b": {"n": 1}, "c": "x/y"}
-    assert await raw.get(prefix + "k") == b'sk1:3:5,11,9:{"a":1,"b":{"n":1},"c":"x/y"}'
+    assert unstamped(await raw.get(prefix + "k")) == b'sk1:3:5,11,9:{"a":1,"b":{"n":1},"c":"x/y"}'
 
 
 # -- merge ------------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ async def test_an_existing_client_is_used_and_left_open(
 ) -> None:
     store = AsyncRedisStore(raw, prefix=prefix)
     await store.set("k", {"a": 1})
-    assert await raw.get(prefix + "k") == b'sk1:1:{"a":1}'
+    assert unstamped(await raw.get(prefix + "k")) == b'sk1:1:{"a":1}'
     await store.purge("")
     await store.close()
     assert await raw.ping() is True  # still the caller's to use and close
@@ -478,7 +479,7 @@ async def test_merge_with_a_name_that_is_not_utf8_is_serialization_error(
     await store.set("k", {"a": 1})
     with pytest.raises(SerializationError):
         await store.merge("k", {"b": 2, "\ud800": 1})
-    assert await raw.get(prefix + "k") == b'sk1:1:{"a":1}'
+    assert unstamped(await raw.get(prefix + "k")) == b'sk1:1:{"a":1}'
 
 
 # -- keys another program wrote under our prefix ------------------------------------------------
