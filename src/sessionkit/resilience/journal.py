@@ -34,6 +34,7 @@ import bisect
 import contextlib
 import errno
 import fcntl
+import gc
 import json
 import math
 import os
@@ -82,6 +83,12 @@ from .journal_format import (
     split_line,
 )
 from .outage import Overlay
+
+_loads: Callable[[bytes], Any]
+try:  # the `fast` extra: loading a 20,000-record journal takes a tenth of the time
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _loads = json.loads
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -458,12 +465,13 @@ class Journal:
             return
         data = os.pread(self._fd, size - self._offset, self._offset)
         start = 0
-        while True:
-            end = data.find(b"\n", start)
-            if end < 0:
-                break
-            self._take_line(data[start:end], self._offset + start, self._offset + end + 1)
-            start = end + 1
+        with _no_collection_for(len(data)):
+            while True:
+                end = data.find(b"\n", start)
+                if end < 0:
+                    break
+                self._take_line(data[start:end], self._offset + start, self._offset + end + 1)
+                start = end + 1
         if start < len(data):  # no newline: an append that died half-way (we hold the lock)
             # Never parsed, even if only the newline is missing: the next append seals it
             # (see _SEAL), so it stays damaged, and is never replayed, for every reader.
@@ -506,7 +514,7 @@ class Journal:
             self._note_damage(offset, len(line), why)
             return
         try:
-            obj = json.loads(body)
+            obj = _loads(body)  # orjson's JSONDecodeError is a ValueError too
         except ValueError:
             self._note_damage(offset, len(line), "not valid JSON")
             return
@@ -934,6 +942,26 @@ class Journal:
             os.close(fd)
             if cursor_fd is not None:
                 os.close(cursor_fd)  # releases the replay's flock too
+
+
+@contextmanager
+def _no_collection_for(size: int) -> Iterator[None]:
+    """No cyclic garbage collection while a large read is parsed: the records it makes
+    hold no cycles, and the collector's passes over them cost more than the parse (about
+    half of the first call after recovery with 20,000 records). The app's own setting is
+    restored after."""
+    if size < _BULK_READ or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+#: A read of the journal this large (bytes) is parsed without garbage collection.
+_BULK_READ = 1 << 20
 
 
 def _has_trailer(line: bytes) -> bool:
