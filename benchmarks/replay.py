@@ -1,5 +1,5 @@
 """A fallback journal's replay against Redis: the first call after recovery, and the whole
-replay, with 3,000 and 20,000 journaled sets (issue 14).
+replay, with 3,000 and 20,000 journaled sets. Run: ``python -m benchmarks.replay``.
 
 Not a pair. Each size: an instance journals N sets while its Redis URL points at a closed
 port (unsynced, to build the journal quickly), then a new instance opens the same journal
@@ -10,7 +10,10 @@ the journal is empty, beside N raw redis-py ``SET`` calls on the same server.
 
 from __future__ import annotations
 
+import argparse
+import os
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import redis
 
-from benchmarks.core import Point, server_answers, skip
+from benchmarks.core import Point, format_scaling, server_answers, skip
 from benchmarks.memory import SESSION
 from benchmarks.redis import URL
 from sessionkit import open_store
@@ -72,3 +75,18 @@ def points(quick: bool) -> Iterator[Point]:
             yield Point("raw redis-py SET, one by one", records, records, raw_sets)
     finally:
         raw.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="100 records: a smoke run")
+    args = parser.parse_args(argv)
+    found = list(points(args.quick))
+    if found:
+        print(format_scaling(found).replace("live sessions", "journaled records"))
+        print(f"load average {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -53,7 +53,7 @@ SUITES = [
     "benchmarks.sql",
     "benchmarks.resilience",
 ]
-SCALING_SUITES = ["benchmarks.scaling", "benchmarks.replay"]
+SCALING_SUITES = ["benchmarks.scaling"]
 
 #: A round lasts about this long when ``ops`` is not given: short rounds, many of them, so
 #: that a burst of load on a shared machine lands on both sides alike.

@@ -72,6 +72,19 @@ def test_each_scaling_suite_runs(tmp_path: Path, suite: str) -> None:
     _skip_or_fail_for(payload)
 
 
+def test_the_replay_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.replay import main as replay_main  # noqa: PLC0415
+
+    assert replay_main(["--quick"]) == 0
+    out, err = capsys.readouterr()
+    if "skipped benchmarks.replay" in err:
+        if IN_CI:
+            pytest.fail(err, pytrace=False)
+        pytest.skip(err)
+    assert "| replay redis: first get after recovery | 100 | 0 |" in out
+    assert "| replay redis: until the journal is empty | 100 | 100 |" in out
+
+
 def test_a_missing_server_is_a_printed_skip(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
