@@ -369,17 +369,17 @@ class Statements:
         ).bindparams(name=(table if table is not None else self.table).name)
 
     def schema_statements(
-        self, dialect: sa.Dialect, table: sa.Table | None = None
+        self, table: sa.Table | None = None
     ) -> list[sa.schema.ExecutableDDLElement]:
         """CREATE TABLE (always first) and CREATE INDEX of ``table`` (default: the sessions
         table), each skipped when it already exists.
 
-        MySQL (not MariaDB) has no CREATE INDEX IF NOT EXISTS: its "duplicate index" error
-        is recognised by `is_already_exists` instead.
+        On MySQL and MariaDB a plain CREATE INDEX: MySQL has no CREATE INDEX IF NOT EXISTS,
+        and MariaDB's answers an existing index with a warning (which asyncmy logs); the
+        "duplicate index" error is recognised by `is_already_exists` instead.
         """
         table = table if table is not None else self.table
-        is_mariadb = bool(getattr(dialect, "is_mariadb", False))
-        index_if_not_exists = self.dialect != "mysql" or is_mariadb
+        index_if_not_exists = self.dialect != "mysql"
         return [
             sa.schema.CreateTable(table, if_not_exists=True),
             *(

@@ -243,7 +243,7 @@ class SQLStore(StoreBase):
         self._check_open()
         with self._operation(), self._connect() as conn:
             for table in self._sql.tables():
-                statements = self._sql.schema_statements(self._engine.dialect, table)
+                statements = self._sql.schema_statements(table)
                 # MySQL answers CREATE TABLE IF NOT EXISTS on an existing table with a warning,
                 # which asyncmy logs at WARNING (stderr in an app with no logging set up):
                 # look first, so opening an existing table says nothing.
