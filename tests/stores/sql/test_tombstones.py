@@ -395,3 +395,29 @@ def test_through_pgbouncer_psycopg_applies_journaled_writes(
             }
         finally:
             store.drop_schema()
+
+
+def test_an_upgrade_without_the_tombstones_table_names_it_and_migrate_adds_it(
+    database: str, tmp_path: Path, raw: sa.Engine, clock: FakeClock
+) -> None:
+    # Tried: a sessions table from before tombstones (ours, its tombstones table dropped),
+    # opened with auto_create_schema=False; then create_schema() as `sessionkit migrate` does.
+    name = new_table(database)
+    with open_sql(database, tmp_path, clock, table_name=name) as store:
+        store.set("kept", {"v": 1})
+        quoted = raw.dialect.identifier_preparer.quote(store.tombstones.name)
+    with raw.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {quoted}")
+    with open_sql(database, tmp_path, clock, table_name=name, auto_create_schema=False) as old:
+        try:
+            assert old.get("kept") == {"v": 1}  # reads and writes need no tombstones table
+            old.set("new", {"v": 2})
+            with pytest.raises(ConfigurationError, match=f"table '{name}_tombstones' does not"):
+                old.delete("kept")
+            assert old.get("kept") == {"v": 1}  # the failed delete changed nothing
+            old.create_schema()
+            assert old.delete("kept") is True
+            assert set(tombstones(raw, old)) == {"kept"}
+            assert old.get("new") == {"v": 2}
+        finally:
+            old.drop_schema()
