@@ -103,7 +103,7 @@ def test_the_alembic_metadata_imports_without_anything_async(plain: PlainInstall
         "asynchronous = ('greenlet', 'aiosqlite', 'sqlalchemy.ext.asyncio')\n"
         "print([m for m in asynchronous if m in sys.modules])"
     )
-    assert out.splitlines() == ["['sessionkit_sessions']", "[]"]
+    assert out.splitlines() == ["['sessionkit_sessions', 'sessionkit_sessions_tombstones']", "[]"]
 
 
 def test_an_async_sqlite_store_names_the_extra_in_one_sentence(plain: PlainInstall) -> None:

@@ -42,7 +42,7 @@ _CLEANUP_URLS = {
 #: Tables older than this (by the date in their name) are a dead run's: dropped at start.
 STALE_AFTER = datetime.timedelta(days=1)
 _STAMP_FORMAT = "%y%m%d%H%M"
-_OUR_TABLE = re.compile(r"sktest_(\d{10})_([0-9a-f]{8})_[0-9a-f]{12}")
+_OUR_TABLE = re.compile(r"sktest_(\d{10})_([0-9a-f]{8})_[0-9a-f]{12}(?:_tombstones)?")
 _RUN_VARIABLE = "SESSIONKIT_TEST_RUN"
 
 

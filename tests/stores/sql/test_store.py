@@ -31,7 +31,14 @@ from sessionkit import (
 from sessionkit.cli import main
 from sessionkit.stores._sql.engine import SQLOptions, engine_spec
 from sessionkit.stores._sql.statements import Statements
-from sessionkit.stores.sql import AsyncSQLStore, SQLStore, metadata, session_table
+from sessionkit.stores.sql import (
+    AsyncSQLStore,
+    SQLStore,
+    metadata,
+    session_table,
+    tombstone_table,
+    tombstone_table_name,
+)
 from tests.backends.sql import (
     ASYNCPG_URL,
     MARIADB_SERVER,
@@ -223,6 +230,11 @@ def test_metadata_holds_the_default_table_with_its_indexes() -> None:
         ("expires_at",),
         ("tenant", "namespace"),
     }
+    tombstones = metadata.tables["sessionkit_sessions_tombstones"]
+    assert [column.name for column in tombstones.columns] == ["key", "stamp", "expires_at"]
+    assert [tuple(c.name for c in index.columns) for index in tombstones.indexes] == [
+        ("expires_at",)
+    ]
 
 
 # -- schema ---------------------------------------------------------------------------------
@@ -659,14 +671,17 @@ def test_alembic_autogenerate_sees_no_difference_after_create_schema(
 ) -> None:
     # The Alembic recipe's promise: the exported table definition and what the store
     # creates are the same schema, so autogenerate writes no spurious migration.
+    # Both tables: the sessions table and its tombstones table.
     name = new_table(database)
     expected = sa.MetaData()
     session_table(name, expected)
+    tombstone_table(name, expected)
+    ours = {name, tombstone_table_name(name)}
     with SQLStore(store_url(database, tmp_path), table_name=name) as store:
         store.create_schema()
         try:
             with raw.connect() as conn:
-                only_ours = {"include_name": lambda n, kind, _: kind != "table" or n == name}
+                only_ours = {"include_name": lambda n, kind, _: kind != "table" or n in ours}
                 context = MigrationContext.configure(conn, opts=only_ours)
                 assert compare_metadata(context, expected) == []
         finally:

@@ -17,8 +17,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from ...entry import to_seconds
+from ...entry import TTL, to_seconds
 from ...errors import ConfigurationError
+from ...stamped import DEFAULT_TOMBSTONE_TTL
 from .deadline import instrument
 from .drivers import SYNC_DRIVERS, check_driver_installed, choose_driver
 from .schema import DEFAULT_TABLE_NAME
@@ -51,6 +52,7 @@ URL_OPTIONS = {
     "pool_size": int,
     "max_overflow": int,
     "pool_timeout": float,
+    "tombstone_ttl": float,
 }
 
 
@@ -75,6 +77,7 @@ class SQLOptions:
     pool_timeout: float | None = None
     max_attempts: int = 10
     batch_size: int = 1000
+    tombstone_ttl: TTL = DEFAULT_TOMBSTONE_TTL
 
     def __attrs_post_init__(self) -> None:
         if not (isinstance(self.table_name, str) and self.table_name.isidentifier()):
@@ -89,6 +92,8 @@ class SQLOptions:
                 _positive_seconds(name, getattr(self, name))
         if self.max_attempts < 1 or self.batch_size < 1:
             raise ConfigurationError("max_attempts and batch_size must be at least 1")
+        if self.tombstone_ttl != 0:
+            _positive_seconds("tombstone_ttl", self.tombstone_ttl)
         _count("pool_size", self.pool_size, minimum=1)
         _count("max_overflow", self.max_overflow, minimum=0)
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 
 from ...errors import ConfigurationError, StoreUnavailable
+from .schema import tombstone_table_name
 
 __all__ = [
     "MAPPED_ERRORS",
@@ -202,8 +203,11 @@ def translate(error: BaseException, table_name: str) -> Exception | None:
                 f"with pgbouncer=True ({_first_line(error.orig or error)})"
             )
         if _is_missing_table(error):
+            # The tombstones table, if the database names it (new in an upgrade).
+            tombstones = tombstone_table_name(table_name)
+            missing = tombstones if tombstones in str(error.orig) else table_name
             return ConfigurationError(
-                f"table {table_name!r} does not exist: call create_schema(), run "
+                f"table {missing!r} does not exist: call create_schema(), run "
                 f"'sessionkit migrate URL', or apply your Alembic migration ({error.orig})"
             )
         schema_error_types = (

@@ -1,6 +1,9 @@
-"""The sessions table: its columns, indexes and the ``metadata`` Alembic is given."""
+"""The sessions table and its tombstones table: their columns, indexes and the
+``metadata`` Alembic is given."""
 
 from __future__ import annotations
+
+import hashlib
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as mysql_types
@@ -8,7 +11,13 @@ from sqlalchemy.dialects import postgresql as pg_types
 
 from ...keys import MAX_KEY_LENGTH
 
-__all__ = ["DEFAULT_TABLE_NAME", "metadata", "session_table"]
+__all__ = [
+    "DEFAULT_TABLE_NAME",
+    "metadata",
+    "session_table",
+    "tombstone_table",
+    "tombstone_table_name",
+]
 
 #: The table a store uses unless given ``table_name``.
 DEFAULT_TABLE_NAME = "sessionkit_sessions"
@@ -58,6 +67,45 @@ def session_table(name: str = DEFAULT_TABLE_NAME, meta: sa.MetaData | None = Non
     return table
 
 
-#: Holds the default ``sessionkit_sessions`` table: give it to Alembic's ``target_metadata``.
+#: The longest identifier every supported database takes (PostgreSQL's limit).
+MAX_IDENTIFIER_LENGTH = 63
+
+
+def _fit(name: str) -> str:
+    """``name``, or if it is too long an identifier its start and a hash of the whole."""
+    if len(name) <= MAX_IDENTIFIER_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_IDENTIFIER_LENGTH - len(digest) - 1]}_{digest}"
+
+
+def tombstone_table_name(name: str = DEFAULT_TABLE_NAME) -> str:
+    """The name of the tombstones table beside sessions table ``name``:
+    ``<name>_tombstones``, shortened with a hash if over 63 characters."""
+    return _fit(f"{name}_tombstones")
+
+
+def tombstone_table(name: str = DEFAULT_TABLE_NAME, meta: sa.MetaData | None = None) -> sa.Table:
+    """The tombstones of sessions table ``name`` (see `tombstone_table_name`), in ``meta``.
+
+    A row remembers a delete of ``key``: its write stamp (``stamp``, microseconds since
+    the epoch) until ``expires_at``. The store never shows these rows; a journal replay's
+    `apply_if_newer` compares against them so that an older write cannot resurrect a
+    deleted key.
+    """
+    table = sa.Table(
+        tombstone_table_name(name),
+        meta if meta is not None else sa.MetaData(),
+        sa.Column("key", _key_type(), primary_key=True),
+        sa.Column("stamp", sa.BigInteger, nullable=False),
+        sa.Column("expires_at", sa.BigInteger, nullable=False),
+    )
+    sa.Index(_fit(f"ix_{table.name}_expires_at"), table.c.expires_at)
+    return table
+
+
+#: Holds the default ``sessionkit_sessions`` table and its tombstones table: give it to
+#: Alembic's ``target_metadata``.
 metadata = sa.MetaData()
 session_table(DEFAULT_TABLE_NAME, metadata)
+tombstone_table(DEFAULT_TABLE_NAME, metadata)

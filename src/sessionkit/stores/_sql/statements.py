@@ -56,8 +56,17 @@ _ONE = sa.literal_column("1", sa.BigInteger)
 class Statements:
     """Every statement the stores run, built for one table on one dialect."""
 
-    def __init__(self, table: sa.Table, dialect_name: str, *, lock_rows: bool = True) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        dialect_name: str,
+        *,
+        lock_rows: bool = True,
+        tombstones: sa.Table | None = None,
+    ) -> None:
         self.table = table
+        #: The tombstones table beside ``table`` (see schema.tombstone_table).
+        self.tombstones = tombstones
         self.dialect = "mysql" if dialect_name == "mariadb" else dialect_name
         # update/merge have two defences: the row lock taken by `lock_row` and the version
         # compare-and-set of `replace_version`. ``lock_rows=False`` (tests only) drops the
@@ -84,7 +93,10 @@ class Statements:
     def lock_row(self, key: str) -> sa.Select[Any]:
         """The row, live or not, locked for the rest of the transaction (where possible)."""
         t = self.table
-        query = sa.select(t.c.value, t.c.version, t.c.expires_at).where(t.c.key == key)
+        query = sa.select(t.c.value, t.c.version, t.c.expires_at, t.c.updated_at)
+        return self._locked(query.where(t.c.key == key))
+
+    def _locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
         if self.begin_immediate or not self.lock_rows:
             return query
         return query.with_for_update()
@@ -124,13 +136,15 @@ class Statements:
 
     # writes
 
-    def _row(self, key: str, data: bytes, now: int, expires_at: int | None) -> dict[str, Any]:
+    def _row(
+        self, key: str, data: bytes, now: int, expires_at: int | None, stamp: int | None = None
+    ) -> dict[str, Any]:
         return {
             "key": key,
             "value": data,
             "version": 1,
             "created_at": now,
-            "updated_at": now,
+            "updated_at": now if stamp is None else stamp,
             "expires_at": expires_at,
         }
 
@@ -139,8 +153,7 @@ class Statements:
     ) -> list[dict[str, Any]]:
         """The parameters of `upsert`, one dict per row."""
         return [
-            {"key": key, "value": data, "now": now, "expires_at": expires_at}
-            for key, data in rows
+            {"key": key, "value": data, "now": now, "expires_at": expires_at} for key, data in rows
         ]
 
     @functools.cached_property
@@ -204,9 +217,7 @@ class Statements:
 
     def _insert(self, values: Any) -> pg_types.Insert | sqlite_types.Insert:
         # The two dialects spell ON CONFLICT the same way.
-        if self.dialect == "postgresql":
-            return pg_insert(self.table).values(values)
-        return sqlite_insert(self.table).values(values)
+        return self._insert_into(self.table, values)
 
     def create(self, key: str, data: bytes, now: int, expires_at: int | None) -> sa.Insert:
         """PostgreSQL/SQLite: insert, or replace an expired row; returns a row if written."""
@@ -220,8 +231,11 @@ class Statements:
             where=_expired(self.table, now),
         ).returning(self.table.c.version)
 
-    def insert(self, key: str, data: bytes, now: int, expires_at: int | None) -> sa.Insert:
-        return sa.insert(self.table).values(self._row(key, data, now, expires_at))
+    def insert(
+        self, key: str, data: bytes, now: int, expires_at: int | None, stamp: int | None = None
+    ) -> sa.Insert:
+        """A new row; its write stamp (``updated_at``) is ``stamp``, else ``now``."""
+        return sa.insert(self.table).values(self._row(key, data, now, expires_at, stamp))
 
     def delete_expired_row(self, key: str, now: int) -> sa.Delete:
         t = self.table
@@ -236,15 +250,17 @@ class Statements:
         expires_at: int | None,
         *,
         restart: bool,
+        stamp: int | None = None,
     ) -> sa.Update:
         """Compare-and-set on ``version``: rowcount 0 means someone else wrote first.
 
         ``restart`` replaces an expired row as a new entry (version 1, new created_at).
+        The write stamp (``updated_at``) is ``stamp``, else ``now``.
         """
         t = self.table
         values: dict[str, Any] = {
             "value": data,
-            "updated_at": now,
+            "updated_at": now if stamp is None else stamp,
             "expires_at": expires_at,
             "version": 1 if restart else t.c.version + 1,
         }
@@ -254,9 +270,11 @@ class Statements:
 
     def touch(self, key: str, now: int, expires_at: int | None) -> sa.Update:
         t = self.table
-        return (
-            sa.update(t).where(t.c.key == key, _live(t, now)).values(expires_at=expires_at)
-        )
+        return sa.update(t).where(t.c.key == key, _live(t, now)).values(expires_at=expires_at)
+
+    def delete_row(self, key: str) -> sa.Delete:
+        t = self.table
+        return sa.delete(t).where(t.c.key == key)
 
     def delete_live(self, key: str, now: int) -> sa.Delete:
         t = self.table
@@ -272,30 +290,101 @@ class Statements:
         t = self.table
         return sa.delete(t).where(t.c.key.in_(keys), _expired(t, now))
 
+    # tombstones (see schema.tombstone_table): every one of these needs self.tombstones
+
+    def _tombstones(self) -> sa.Table:
+        assert self.tombstones is not None
+        return self.tombstones
+
+    @functools.cached_property
+    def bury(self) -> sa.Insert:
+        """Remember a delete: ``:key``'s tombstone becomes ``:stamp`` until ``:expires_at``."""
+        t = self._tombstones()
+        values = {
+            "key": sa.bindparam("key", type_=t.c.key.type),
+            "stamp": sa.bindparam("stamp", type_=t.c.stamp.type),
+            "expires_at": sa.bindparam("expires_at", type_=t.c.expires_at.type),
+        }
+        if self.dialect == "mysql":
+            mysql_statement = mysql_insert(t).values(values)
+            incoming = mysql_statement.inserted
+            return mysql_statement.on_duplicate_key_update(
+                [("stamp", incoming.stamp), ("expires_at", incoming.expires_at)]
+            )
+        statement = self._insert_into(t, values)
+        incoming = statement.excluded
+        return statement.on_conflict_do_update(
+            index_elements=[t.c.key],
+            set_={"stamp": incoming.stamp, "expires_at": incoming.expires_at},
+        )
+
+    @functools.cached_property
+    def placeholder(self) -> sa.Insert:
+        """A tombstone row for ``:key`` if it has none: stamp 0, long expired (so it holds
+        nothing), there only to be locked by `lock_tombstone`."""
+        t = self._tombstones()
+        values = {"key": sa.bindparam("key", type_=t.c.key.type), "stamp": 0, "expires_at": 0}
+        if self.dialect == "mysql":
+            mysql_statement = mysql_insert(t).values(values)
+            # A no-op assignment: ON DUPLICATE KEY, not INSERT IGNORE (which hides errors).
+            return mysql_statement.on_duplicate_key_update([("key", t.c.key)])
+        return self._insert_into(t, values).on_conflict_do_nothing(index_elements=[t.c.key])
+
+    def lock_tombstone(self, key: str) -> sa.Select[Any]:
+        """``key``'s tombstone row, locked for the rest of the transaction (where possible)."""
+        t = self._tombstones()
+        return self._locked(sa.select(t.c.stamp, t.c.expires_at).where(t.c.key == key))
+
+    def drop_tombstone(self, key: str) -> sa.Delete:
+        t = self._tombstones()
+        return sa.delete(t).where(t.c.key == key)
+
+    def expired_tombstone_keys(self, now: int, limit: int) -> sa.Select[Any]:
+        t = self._tombstones()
+        return sa.select(t.c.key).where(t.c.expires_at <= now).limit(limit)
+
+    def delete_expired_tombstones(self, keys: Sequence[str], now: int) -> sa.Delete:
+        t = self._tombstones()
+        return sa.delete(t).where(t.c.key.in_(keys), t.c.expires_at <= now)
+
+    def _insert_into(self, table: sa.Table, values: Any) -> pg_types.Insert | sqlite_types.Insert:
+        if self.dialect == "postgresql":
+            return pg_insert(table).values(values)
+        return sqlite_insert(table).values(values)
+
     # schema
 
-    def table_exists(self) -> sa.TextClause | None:
-        """On MySQL/MariaDB, a query with a row when the table exists (None elsewhere)."""
+    def tables(self) -> list[sa.Table]:
+        """The store's tables: the sessions table, then its tombstones table."""
+        return [self.table] if self.tombstones is None else [self.table, self.tombstones]
+
+    def table_exists(self, table: sa.Table | None = None) -> sa.TextClause | None:
+        """On MySQL/MariaDB, a query with a row when ``table`` (default: the sessions table)
+        exists (None elsewhere)."""
         if self.dialect != "mysql":
             return None
         return sa.text(
             "SELECT 1 FROM information_schema.tables"
             " WHERE table_schema = DATABASE() AND table_name = :name"
-        ).bindparams(name=self.table.name)
+        ).bindparams(name=(table if table is not None else self.table).name)
 
-    def schema_statements(self, dialect: sa.Dialect) -> list[sa.schema.ExecutableDDLElement]:
-        """CREATE TABLE (always first) and CREATE INDEX, each skipped when it already exists.
+    def schema_statements(
+        self, table: sa.Table | None = None
+    ) -> list[sa.schema.ExecutableDDLElement]:
+        """CREATE TABLE (always first) and CREATE INDEX of ``table`` (default: the sessions
+        table), each skipped when it already exists.
 
-        MySQL (not MariaDB) has no CREATE INDEX IF NOT EXISTS: its "duplicate index" error
-        is recognised by `is_already_exists` instead.
+        On MySQL and MariaDB a plain CREATE INDEX: MySQL has no CREATE INDEX IF NOT EXISTS,
+        and MariaDB's answers an existing index with a warning (which asyncmy logs); the
+        "duplicate index" error is recognised by `is_already_exists` instead.
         """
-        is_mariadb = bool(getattr(dialect, "is_mariadb", False))
-        index_if_not_exists = self.dialect != "mysql" or is_mariadb
+        table = table if table is not None else self.table
+        index_if_not_exists = self.dialect != "mysql"
         return [
-            sa.schema.CreateTable(self.table, if_not_exists=True),
+            sa.schema.CreateTable(table, if_not_exists=True),
             *(
                 sa.schema.CreateIndex(index, if_not_exists=index_if_not_exists)
-                for index in sorted(self.table.indexes, key=lambda index: str(index.name))
+                for index in sorted(table.indexes, key=lambda index: str(index.name))
             ),
         ]
 

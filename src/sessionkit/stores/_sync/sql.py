@@ -20,6 +20,7 @@ from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
+from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
 from .._sql.deadline import DeadlineScope, current_deadline
 from .._sql.engine import (
     DEFAULT_MAX_OVERFLOW,
@@ -36,7 +37,7 @@ from .._sql.errors import (
     is_retryable,
     run_app_function,
 )
-from .._sql.schema import DEFAULT_TABLE_NAME, session_table
+from .._sql.schema import DEFAULT_TABLE_NAME, session_table, tombstone_table
 from .._sql.statements import Row, Statements, chunk_rows
 from .._sql.timestamps import entry_from, expiry_from_now, from_micros, new_expiry, to_micros
 
@@ -78,6 +79,11 @@ class SQLStore(StoreBase):
     ``max_overflow`` (20) size the connection pool (URL options too). ``pgbouncer=True``
     makes the engine safe behind PgBouncer in transaction mode (no prepared statements, no
     pool of our own).
+
+    Every write stamps its row (``updated_at``, from the store's clock; ``touch`` is not a
+    write), and ``delete`` leaves a tombstone in ``<table_name>_tombstones`` for
+    ``tombstone_ttl`` seconds (default one day; also ``?tombstone_ttl=`` in the URL; 0: no
+    tombstones), so that `apply_if_newer` never lets a journal replay undo a newer write.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class SQLStore(StoreBase):
         pool_timeout: float | None = None,
         max_attempts: int = 10,
         batch_size: int = 1000,
+        tombstone_ttl: TTL = DEFAULT_TOMBSTONE_TTL,
         _lock_rows: bool = True,
     ) -> None:
         settings: dict[str, Any] = {
@@ -106,10 +113,12 @@ class SQLStore(StoreBase):
             "pool_size": pool_size,
             "max_overflow": max_overflow,
             "pool_timeout": pool_timeout,
+            "tombstone_ttl": tombstone_ttl,
         }
         # Options left at their defaults give way to the URL's (?timeout=2).
-        defaults = {"timeout": DEFAULT_TIMEOUT, "pool_size": DEFAULT_POOL_SIZE}
+        defaults: dict[str, Any] = {"timeout": DEFAULT_TIMEOUT, "pool_size": DEFAULT_POOL_SIZE}
         defaults["max_overflow"] = DEFAULT_MAX_OVERFLOW
+        defaults["tombstone_ttl"] = DEFAULT_TOMBSTONE_TTL
         given = {name: value for name, value in settings.items() if value != defaults.get(name)}
         if isinstance(engine, str):
             engine, given = split_url_options(engine, given)
@@ -129,6 +138,8 @@ class SQLStore(StoreBase):
         self._clock = clock
         self._codec = codec
         self._default_ttl = None if default_ttl is None else to_seconds(default_ttl)
+        buried = self._options.tombstone_ttl
+        self._tombstone_ttl = 0.0 if buried == 0 else to_seconds(buried)
         if isinstance(engine, str):
             factory = "sqlalchemy:create_engine"
             self._engine: Engine = make_engine(engine, self._options, factory)
@@ -142,8 +153,12 @@ class SQLStore(StoreBase):
                 f"{type(self).__name__} takes a URL or an Engine, not {type(engine).__name__}"
             )
         self.table = session_table(table_name)
+        #: Where deletes are remembered (`tombstone_table`), in the same MetaData.
+        self.tombstones = tombstone_table(table_name, self.table.metadata)
         # _lock_rows=False is for tests: update/merge then rely on the version check alone.
-        self._sql = Statements(self.table, self._engine.dialect.name, lock_rows=_lock_rows)
+        self._sql = Statements(
+            self.table, self._engine.dialect.name, lock_rows=_lock_rows, tombstones=self.tombstones
+        )
         self._schema_ready = not auto_create_schema
 
     @classmethod
@@ -155,6 +170,11 @@ class SQLStore(StoreBase):
     def default_ttl(self) -> float | None:
         """Seconds a write with ``ttl=None`` lives (None: never expires)."""
         return self._default_ttl
+
+    @property
+    def tombstone_ttl(self) -> float:
+        """Seconds a delete is remembered for a journal replay (0: not at all)."""
+        return self._tombstone_ttl
 
     @property
     def engine(self) -> Engine:
@@ -218,15 +238,16 @@ class SQLStore(StoreBase):
             self.create_schema()
 
     def create_schema(self) -> None:
-        """Create the table and its indexes if they do not exist. Safe to call any time."""
+        """Create the tables (sessions, tombstones) and their indexes if they do not exist.
+        Safe to call any time."""
         self._check_open()
-        with self._operation():
-            statements = self._sql.schema_statements(self._engine.dialect)
-            with self._connect() as conn:
+        with self._operation(), self._connect() as conn:
+            for table in self._sql.tables():
+                statements = self._sql.schema_statements(table)
                 # MySQL answers CREATE TABLE IF NOT EXISTS on an existing table with a warning,
                 # which asyncmy logs at WARNING (stderr in an app with no logging set up):
                 # look first, so opening an existing table says nothing.
-                exists = self._sql.table_exists()
+                exists = self._sql.table_exists(table)
                 if exists is not None and (conn.execute(exists)).first() is not None:
                     statements = statements[1:]  # the CREATE TABLE; the indexes stay
                 for statement in statements:
@@ -240,11 +261,11 @@ class SQLStore(StoreBase):
         self._schema_ready = True
 
     def drop_schema(self) -> None:
-        """Drop the table and everything in it (for tests and teardown scripts)."""
+        """Drop the tables and everything in them (for tests and teardown scripts)."""
         self._check_open()
-        with self._operation():
-            quoted = self._engine.dialect.identifier_preparer.quote(self.table.name)
-            with self._connect() as conn:
+        with self._operation(), self._connect() as conn:
+            for table in self._sql.tables():
+                quoted = self._engine.dialect.identifier_preparer.quote(table.name)
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted}")
                 conn.commit()
         self._schema_ready = not self._options.auto_create_schema
@@ -437,7 +458,17 @@ class SQLStore(StoreBase):
     def delete(self, key: str) -> bool:
         validate_key(key)
         with self._writing() as conn:
-            return (conn.execute(self._sql.delete_live(key, self._now()))).rowcount == 1
+            now = self._now()
+            if self._tombstone_ttl:
+                # Also for an absent key: another instance's journal may still hold a write
+                # of it. Tombstone first, then the row: the lock order of apply_if_newer.
+                conn.execute(self._sql.bury, self._tombstone(key, now, now))
+            return (conn.execute(self._sql.delete_live(key, now))).rowcount == 1
+
+    def _tombstone(self, key: str, stamp: int, now: int) -> dict[str, Any]:
+        """The parameters of `Statements.bury`."""
+        expires_at = now + to_micros(self._tombstone_ttl)
+        return {"key": key, "stamp": stamp, "expires_at": expires_at}
 
     def touch(self, key: str, ttl: TTL | None = None) -> bool:
         validate_key(key)
@@ -464,6 +495,8 @@ class SQLStore(StoreBase):
             after = keys[-1]
 
     def sweep(self) -> int:
+        """Delete expired sessions, and tombstones past their ``tombstone_ttl``; returns the
+        number of sessions."""
         swept = 0
         while True:
             # One short transaction per batch, so sweeping never holds locks for long.
@@ -475,7 +508,120 @@ class SQLStore(StoreBase):
                     statement = self._sql.delete_expired_keys(keys, now)
                     swept += (conn.execute(statement)).rowcount
             if len(keys) < self._options.batch_size:
+                break
+        while True:
+            with self._writing() as conn:
+                now = self._now()
+                batch = self._sql.expired_tombstone_keys(now, self._options.batch_size)
+                keys = list((conn.execute(batch)).scalars())
+                if keys:
+                    conn.execute(self._sql.delete_expired_tombstones(keys, now))
+            if len(keys) < self._options.batch_size:
                 return swept
+
+    # -- journal replay ----------------------------------------------------------------------
+
+    def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
+        """A journaled write, applied only if newer than what the key holds (see
+        `sessionkit.stamped`): the live row's stamp (``updated_at``), else its tombstone's.
+
+        One transaction: the key's tombstone row (a placeholder is made if there is none,
+        so that two applies of one key always have a row to queue on), then its session
+        row, are locked, compared and written; a deadlock or a lost race to create the row
+        runs it again, at most ``max_attempts`` times before `ConflictError`.
+        """
+        key = validate_key(write.key)
+        ttl = None if write.ttl is None else to_seconds(write.ttl)
+        data = b""
+        if write.op in ("set", "create"):
+            data = self._codec.encode(write.value or {})
+        patch = check_value(write.value or {}) if write.op == "merge" else {}
+        attempts = self._options.max_attempts
+        self._check_open()
+        with self._operation():
+            self._ensure_schema()
+            for _ in range(attempts):
+                try:
+                    with self._transaction() as conn:
+                        outcome = self._try_apply(
+                            conn, write, key=key, ttl=ttl, data=data, patch=patch
+                        )
+                except sa_exc.DBAPIError as error:
+                    if not (is_retryable(error) or is_duplicate_key(error)):
+                        raise
+                    continue  # a deadlock, or another writer created the row first
+                if outcome is not None:
+                    return outcome
+        raise ConflictError(key, attempts)
+
+    def _try_apply(
+        self,
+        conn: Connection,
+        write: StampedWrite,
+        *,
+        key: str,
+        ttl: float | None,
+        data: bytes,
+        patch: dict[str, Any],
+    ) -> ReplayOutcome | None:
+        """One attempt in an open transaction; None if it must run again."""
+        conn.execute(self._sql.placeholder, {"key": key})
+        tombstone = (conn.execute(self._sql.lock_tombstone(key))).first()
+        if tombstone is None:
+            return None  # a sweep took the placeholder between the two statements
+        found = (conn.execute(self._sql.lock_row(key))).first()
+        now = self._now()
+        live = (
+            found
+            if found is not None and (found.expires_at is None or found.expires_at > now)
+            else None
+        )
+        if write.op == "create" and live is not None:
+            same = self._codec.decode(live.value, key=key) == write.value
+            return ReplayOutcome.APPLIED if same else ReplayOutcome.LOST
+        if live is not None:
+            held: int | None = int(live.updated_at)
+        elif tombstone.expires_at > now:
+            held = int(tombstone.stamp)
+        else:
+            held = None
+        if held is not None and held >= write.stamp:
+            return ReplayOutcome.SUPERSEDED
+        buried = False
+        expires_at = expiry_from_now(now, ttl)
+        if write.op == "delete":
+            if found is not None:
+                conn.execute(self._sql.delete_row(key))
+            if self._tombstone_ttl:
+                conn.execute(self._sql.bury, self._tombstone(key, write.stamp, now))
+                buried = True
+        elif write.op == "touch":
+            if live is not None:
+                conn.execute(self._sql.touch(key, now, expires_at))
+        else:
+            if write.op == "merge":
+                current = None if live is None else self._codec.decode(live.value, key=key)
+                data = self._codec.encode(merge_values(current, patch))
+                if write.keep_expiry and live is not None:
+                    expires_at = live.expires_at
+            if found is None:
+                conn.execute(self._sql.insert(key, data, now, expires_at, write.stamp))
+            else:
+                statement = self._sql.replace_version(
+                    key,
+                    data,
+                    found.version,
+                    now,
+                    expires_at,
+                    restart=live is None,
+                    stamp=write.stamp,
+                )
+                if (conn.execute(statement)).rowcount != 1:
+                    return None
+        if not buried and tombstone.expires_at <= now:
+            # The placeholder (or a tombstone past its time) holds nothing: not kept.
+            conn.execute(self._sql.drop_tombstone(key))
+        return ReplayOutcome.APPLIED
 
     def close(self) -> None:
         if not self._closed and self._owns_engine:
