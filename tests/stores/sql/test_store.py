@@ -7,7 +7,6 @@ import asyncio
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -41,59 +40,11 @@ from sessionkit.stores.sql import (
 )
 from tests.backends.sql import (
     ASYNCPG_URL,
-    MARIADB_SERVER,
-    MARIADB_URL,
     POSTGRES_SERVER,
-    POSTGRES_URL,
-    remember_table,
-    table_name_for,
 )
 from tests.servers import IN_CI, require_server
 from tests.sql_helpers import PGBOUNCER, pgbouncer
-
-SERVERS: dict[str, tuple[str, str, int] | None] = {
-    "sqlite": None,
-    "postgresql": POSTGRES_SERVER,
-    "mariadb": MARIADB_SERVER,
-}
-# A synchronous engine URL per database, for looking at rows behind the store's back.
-RAW_URLS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mariadb+pymysql://root@127.0.0.1:3306/test",
-}
-
-
-def store_url(database: str, tmp_path: Path) -> str:
-    if database == "sqlite":
-        return f"sqlite:///{tmp_path}/sessions.db"
-    return {"postgresql": POSTGRES_URL, "mariadb": MARIADB_URL}[database]
-
-
-def raw_url(database: str, tmp_path: Path) -> str:
-    return store_url(database, tmp_path) if database == "sqlite" else RAW_URLS[database]
-
-
-def new_table(database: str) -> str:
-    name = table_name_for(uuid.uuid4().hex[:12])
-    if database != "sqlite":
-        remember_table(store_url(database, Path()), name)
-    return name
-
-
-@pytest.fixture(params=sorted(SERVERS))
-def database(request: pytest.FixtureRequest) -> str:
-    server = SERVERS[request.param]
-    if server is not None:
-        require_server(*server)
-    return str(request.param)
-
-
-@pytest.fixture
-def raw(database: str, tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(raw_url(database, tmp_path))
-    yield engine
-    engine.dispose()
-
+from tests.stores.sql.databases import RAW_URLS, SERVERS, new_table, store_url
 
 # -- drivers and options (no server needed) ------------------------------------------------
 
@@ -405,9 +356,7 @@ def fill_for_sweep(store: SQLStore, clock: FakeClock) -> None:
     clock.advance(11)
 
 
-def test_sweep_deletes_exactly_the_expired_rows_of_100_000(
-    database: str, tmp_path: Path
-) -> None:
+def test_sweep_deletes_exactly_the_expired_rows_of_100_000(database: str, tmp_path: Path) -> None:
     clock = FakeClock()
     store = SQLStore(store_url(database, tmp_path), table_name=new_table(database), clock=clock)
     try:
@@ -475,9 +424,7 @@ def hammer(url: str, table_name: str) -> int:
     return THREADS * INCREMENTS
 
 
-def test_processes_and_threads_updating_one_key_lose_nothing(
-    database: str, tmp_path: Path
-) -> None:
+def test_processes_and_threads_updating_one_key_lose_nothing(database: str, tmp_path: Path) -> None:
     url = store_url(database, tmp_path)
     name = new_table(database)
     store = SQLStore(url, table_name=name)

@@ -19,55 +19,15 @@ from sessionkit import ConfigurationError, FakeClock
 from sessionkit.stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
 from sessionkit.stores.sql import AsyncSQLStore, SQLStore, tombstone_table_name
 from tests.backends.sql import (
-    MARIADB_SERVER,
-    MARIADB_URL,
     POSTGRES_SERVER,
-    POSTGRES_URL,
     remember_table,
     table_name_for,
 )
 from tests.servers import IN_CI, require_server
 from tests.sql_helpers import PGBOUNCER, pgbouncer
+from tests.stores.sql.databases import new_table, store_url
 
-SERVERS: dict[str, tuple[str, str, int] | None] = {
-    "sqlite": None,
-    "postgresql": POSTGRES_SERVER,
-    "mariadb": MARIADB_SERVER,
-}
-RAW_URLS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mariadb+pymysql://root@127.0.0.1:3306/test",
-}
 START = 1_700_000_000.0
-
-
-def store_url(database: str, tmp_path: Path) -> str:
-    if database == "sqlite":
-        return f"sqlite:///{tmp_path}/sessions.db"
-    return {"postgresql": POSTGRES_URL, "mariadb": MARIADB_URL}[database]
-
-
-def new_table(database: str) -> str:
-    name = table_name_for(uuid.uuid4().hex[:12])
-    if database != "sqlite":
-        remember_table(store_url(database, Path()), name)
-    return name
-
-
-@pytest.fixture(params=sorted(SERVERS))
-def database(request: pytest.FixtureRequest) -> str:
-    server = SERVERS[request.param]
-    if server is not None:
-        require_server(*server)
-    return str(request.param)
-
-
-@pytest.fixture
-def raw(database: str, tmp_path: Path) -> Iterator[sa.Engine]:
-    url = store_url(database, tmp_path) if database == "sqlite" else RAW_URLS[database]
-    engine = sa.create_engine(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

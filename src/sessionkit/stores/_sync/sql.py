@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Callable, Iterable, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
 
 from ..._sync.base import StoreBase
+from ..._types import Attempt
 from ..._update import apply_update, merge_values, starting_value
 from ...clock import Clock, system_clock
 from ...codec import JSONCodec, check_items, check_value, default_codec
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # at run time imported on first use: the asyncio layer needs 
 __all__ = ["SQLStore"]
 
 # compute(current value or None) -> (value to return, bytes to store)
+_R = TypeVar("_R")
 _Compute = Callable[[dict[str, Any] | None], tuple[dict[str, Any], bytes]]
 
 
@@ -413,6 +415,16 @@ class SQLStore(StoreBase):
     def _read_modify_write(
         self, key: str, compute: _Compute, ttl_seconds: float | None
     ) -> dict[str, Any]:
+        # None from an attempt: the row changed under us (nothing written); try again.
+        return self._in_retried_transaction(
+            key, lambda conn: self._try_read_modify_write(conn, key, compute, ttl_seconds)
+        )
+
+    def _in_retried_transaction(
+        self, key: str, attempt: Attempt[Connection, _R | None]
+    ) -> _R:
+        """``attempt`` in a transaction, again after a deadlock, a lost race to create
+        the row or a ``None`` (it wrote nothing), at most ``max_attempts`` times."""
         attempts = self._options.max_attempts
         self._check_open()
         with self._operation():
@@ -420,14 +432,13 @@ class SQLStore(StoreBase):
             for _ in range(attempts):
                 try:
                     with self._transaction() as conn:
-                        # None: the row changed under us (nothing written); try again.
-                        written = self._try_read_modify_write(conn, key, compute, ttl_seconds)
+                        result = attempt(conn)
                 except sa_exc.DBAPIError as error:
                     if not (is_retryable(error) or is_duplicate_key(error)):
                         raise
                     continue  # a deadlock, or another writer created the key first
-                if written is not None:
-                    return written
+                if result is not None:
+                    return result
         raise ConflictError(key, attempts)
 
     def _try_read_modify_write(
@@ -536,23 +547,10 @@ class SQLStore(StoreBase):
         if write.op in ("set", "create"):
             data = self._codec.encode(write.value or {})
         patch = check_value(write.value or {}) if write.op == "merge" else {}
-        attempts = self._options.max_attempts
-        self._check_open()
-        with self._operation():
-            self._ensure_schema()
-            for _ in range(attempts):
-                try:
-                    with self._transaction() as conn:
-                        outcome = self._try_apply(
-                            conn, write, key=key, ttl=ttl, data=data, patch=patch
-                        )
-                except sa_exc.DBAPIError as error:
-                    if not (is_retryable(error) or is_duplicate_key(error)):
-                        raise
-                    continue  # a deadlock, or another writer created the row first
-                if outcome is not None:
-                    return outcome
-        raise ConflictError(key, attempts)
+        return self._in_retried_transaction(
+            key,
+            lambda conn: self._try_apply(conn, write, key=key, ttl=ttl, data=data, patch=patch),
+        )
 
     def _try_apply(
         self,
