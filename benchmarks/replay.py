@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     found = list(points(args.quick))
     if found:
-        print(format_scaling(found).replace("live sessions", "journaled records"))
+        table = format_scaling(found).replace("live sessions", "journaled records")
+        print(table.replace("| removed |", "| replayed |"))
         print(f"load average {os.getloadavg()}")
     return 0
 
