@@ -78,12 +78,13 @@ def plain(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> PlainInstall
 def test_the_wheel_ships_the_lua_scripts(wheel: Path, plain: PlainInstall) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {Path(n).name for n in names if n.startswith("sessionkit/stores/_redis/lua/")}
-    lua = {"envelope", "set", "cas", "merge", "get_entry", "persist_if_exists"}
-    assert shipped == {f"{name}.lua" for name in lua}
+    scripts = {"set", "cas", "merge", "get_entry", "persist_if_exists", "delete", "apply_if_newer"}
+    included = {"envelope", "merge_fields"}  # prepended to the scripts that need them
+    assert shipped == {f"{name}.lua" for name in scripts | included}
     out = plain.python(
         "from sessionkit.stores._redis.scripts import SCRIPTS; print(sorted(SCRIPTS))"
     )
-    assert out.strip() == str(sorted(lua - {"envelope"}))
+    assert out.strip() == str(sorted(scripts))
 
 
 def test_the_demo_runs_twice_and_finds_the_first_runs_sessions(plain: PlainInstall) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 
 from ..errors import StoreClosed
@@ -106,7 +107,11 @@ class BackgroundReplay:
     """A daemon thread, started by `wake`, stopped and joined by `stop`."""
 
     def __init__(self, step: _Step, interval: float | None) -> None:
-        self._step = step
+        # Weakly, when a store's method: a store dropped without close() is collected, and
+        # its thread ends at its next interval instead of replaying for ever.
+        self._step: Callable[[], _Step | None] = (
+            weakref.WeakMethod(step) if hasattr(step, "__self__") else lambda: step
+        )
         self.interval = check_replay_interval(interval)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -133,12 +138,16 @@ class BackgroundReplay:
         more = False
         while not self._stop.wait(0 if more else interval):
             more = False
+            step = self._step()
+            if step is None:  # its store was collected without close()
+                return
             try:
-                more = self._step()
+                more = step()
             except StoreClosed:
                 return
             except Exception as error:  # logged; the next interval tries again
                 _log.warning("sessionkit.fallback.background_failed", error=repr(error))
+            del step  # not held while waiting: that would keep the store alive
 
     def stop(self) -> None:
         """Stop the thread and join it (it ends its current step first)."""
