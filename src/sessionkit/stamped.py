@@ -26,8 +26,13 @@ from typing import Any, Literal
 
 import attrs
 
+from .codec import JSONCodec, check_value
+from .entry import to_seconds
+from .keys import validate_key
+
 __all__ = [
     "DEFAULT_TOMBSTONE_TTL",
+    "CheckedWrite",
     "ReplayOutcome",
     "StampedOp",
     "StampedWrite",
@@ -82,3 +87,25 @@ class StampedWrite:
     def stamp(self) -> int:
         """``at`` as a stamp (whole microseconds)."""
         return stamp_of(self.at)
+
+
+@attrs.frozen
+class CheckedWrite:
+    """A `StampedWrite`'s parts, checked as ``set``/``merge`` check theirs, before any I/O:
+    the valid key, the TTL in seconds (None: no expiry), the encoded value (``set``,
+    ``create``; else empty) and the checked patch (``merge``; else empty)."""
+
+    key: str
+    ttl: float | None
+    data: bytes
+    patch: dict[str, Any]
+
+    @classmethod
+    def of(cls, write: StampedWrite, codec: JSONCodec) -> CheckedWrite:
+        """InvalidKey, InvalidTTL or SerializationError for bad input, as the store's own
+        writes raise them."""
+        key = validate_key(write.key)
+        ttl = None if write.ttl is None else to_seconds(write.ttl)
+        data = codec.encode(write.value or {}) if write.op in ("set", "create") else b""
+        patch = check_value(write.value or {}) if write.op == "merge" else {}
+        return cls(key, ttl, data, patch)

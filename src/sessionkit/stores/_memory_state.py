@@ -17,7 +17,13 @@ from ..clock import Clock, system_clock
 from ..codec import JSONCodec, check_items, check_value, default_codec
 from ..entry import TTL, Entry, UpdateFunction, expiry_instant, remaining_ttl, to_seconds
 from ..keys import validate_key, validate_keys, validate_prefix
-from ..stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite, stamp_of
+from ..stamped import (
+    DEFAULT_TOMBSTONE_TTL,
+    CheckedWrite,
+    ReplayOutcome,
+    StampedWrite,
+    stamp_of,
+)
 
 __all__ = ["MemoryState"]
 
@@ -290,12 +296,8 @@ class MemoryState:
     def apply_if_newer(self, write: StampedWrite) -> ReplayOutcome:
         """A journaled write, applied only if newer than what the key holds (see
         `sessionkit.stamped`)."""
-        key = validate_key(write.key)
-        ttl = None if write.ttl is None else to_seconds(write.ttl)
-        data = b""
-        if write.op in ("set", "create"):
-            data = self.codec.encode(write.value or {})
-        patch = check_value(write.value or {}) if write.op == "merge" else {}
+        checked = CheckedWrite.of(write, self.codec)
+        key, ttl, data, patch = checked.key, checked.ttl, checked.data, checked.patch
         stamp = write.stamp
         with self._lock:
             now = self.clock.now()

@@ -21,7 +21,7 @@ from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, remaining_ttl, to_seconds
 from ...errors import ConfigurationError, ConflictError
 from ...keys import validate_key, validate_keys, validate_prefix
-from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
+from ...stamped import DEFAULT_TOMBSTONE_TTL, CheckedWrite, ReplayOutcome, StampedWrite
 from .._sql.deadline import DeadlineScope, current_deadline
 from .._sql.engine import (
     DEFAULT_MAX_OVERFLOW,
@@ -541,12 +541,8 @@ class SQLStore(StoreBase):
         row, are locked, compared and written; a deadlock or a lost race to create the row
         runs it again, at most ``max_attempts`` times before `ConflictError`.
         """
-        key = validate_key(write.key)
-        ttl = None if write.ttl is None else to_seconds(write.ttl)
-        data = b""
-        if write.op in ("set", "create"):
-            data = self._codec.encode(write.value or {})
-        patch = check_value(write.value or {}) if write.op == "merge" else {}
+        checked = CheckedWrite.of(write, self._codec)
+        key, ttl, data, patch = checked.key, checked.ttl, checked.data, checked.patch
         return self._in_retried_transaction(
             key,
             lambda conn: self._try_apply(conn, write, key=key, ttl=ttl, data=data, patch=patch),
