@@ -23,17 +23,6 @@ APPLIED, SUPERSEDED = ReplayOutcome.APPLIED, ReplayOutcome.SUPERSEDED
 HOUR = 3600.0
 
 
-@pytest.fixture(scope="module")
-def server() -> redis_servers.Standalone:
-    redis_servers.redis_server_binary()
-    return redis_servers.standalone()
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"sktest:{uuid.uuid4().hex[:12]}:"
-
-
 @pytest.fixture
 def raw(server: redis_servers.Standalone) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(server.url)

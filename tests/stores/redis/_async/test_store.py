@@ -7,7 +7,6 @@ that SCRIPT FLUSH and foreign values never touch anyone else's data.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,17 +31,6 @@ from sessionkit.stores.redis import AsyncRedisStore
 from tests import redis_servers
 from tests.servers import IN_CI
 from tests.stores.redis import unstamped
-
-
-@pytest.fixture(scope="module")
-def server() -> redis_servers.Standalone:
-    redis_servers.redis_server_binary()
-    return redis_servers.standalone()
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"sktest:{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture
