@@ -3,7 +3,8 @@
 Run as ``python -m tests.resilience.instance_worker CONFIG_JSON``. Every operation is logged
 to ``log`` as a ``start`` line before the call and an ``ack`` (or ``fail``) line after it,
 each with the wall-clock time, so the test can tell which writes were acknowledged and in
-what order. When ``stop`` exists, the instance replays its journal until it is empty,
+what order; each line also lists the resilience events since the previous one (for a
+failure's account). When ``stop`` exists, the instance replays its journal until it is empty,
 writes a summary line and exits.
 """
 
@@ -23,9 +24,17 @@ from sessionkit.resilience import Event, RetryPolicy, resilient
 class _Counter:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        #: The events since the last operation's log line (for a failure's account).
+        self.recent: list[str] = []
 
     def notify(self, event: str, fields: dict[str, Any]) -> None:
         self.counts[event] = self.counts.get(event, 0) + 1
+        detail = {k: str(v) for k, v in fields.items() if k in ("key", "error", "op", "outcome")}
+        self.recent.append(f"{event.rsplit('.', 1)[-1]} {detail}" if detail else event)
+
+    def take(self) -> list[str]:
+        recent, self.recent = self.recent, []
+        return recent
 
 
 def _bump(current: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +71,8 @@ def main(config: dict[str, Any]) -> None:
             key = rng.choice(keys)
             op = rng.choice(["set", "set", "merge", "merge", "update", "delete", "create"])
             value = {config["name"]: n, "f": rng.randrange(4)}
-            line(event="start", id=op_id, key=key, op=op, value=value, t=time.time())
+            start = {"id": op_id, "key": key, "op": op, "value": value, "t": time.time()}
+            line(event="start", **start, events=counter.take())
             try:
                 if op == "set":
                     store.set(key, value)
@@ -76,9 +86,15 @@ def main(config: dict[str, Any]) -> None:
                 else:
                     result = store.create(key, value)
             except StoreUnavailable as error:
-                line(event="fail", id=op_id, t=time.time(), error=type(error).__name__)
+                line(
+                    event="fail",
+                    id=op_id,
+                    t=time.time(),
+                    error=type(error).__name__,
+                    events=counter.take(),
+                )
             else:
-                line(event="ack", id=op_id, t=time.time(), result=result)
+                line(event="ack", id=op_id, t=time.time(), result=result, events=counter.take())
             time.sleep(rng.uniform(0, 0.004))
 
         deadline = time.monotonic() + 60
@@ -87,6 +103,7 @@ def main(config: dict[str, Any]) -> None:
                 raise SystemExit("the journal was not replayed within 60 s")
             time.sleep(0.05)
         store.close()
+        line(event="replayed", events=counter.take())
         line(
             event="summary",
             counts=counter.counts,

@@ -31,11 +31,12 @@ class FallbackMachine(RuleBasedStateMachine):
     """``model``: what reads through the fallback must answer now (read-your-writes).
 
     A create journaled while the journal did not know its key answers True
-    optimistically; if the primary holds the key with another value, that create and its
-    key's later records in the same journal generation lose at replay. ``doomed`` holds
-    the value such a key keeps on the primary, which becomes the model's once the
-    generation is replayed and truncated (however many interrupted replays and restarts
-    that takes).
+    optimistically; if the primary holds the key with another value, that create loses at
+    replay, and only it: the key's later journaled writes land on the entry that won.
+    ``doomed`` holds the value such a key will have on the primary (the winner's, with
+    the later merges' fields; a later set, update or delete of the key ends it), which
+    becomes the model's once the generation is replayed and truncated (however many
+    interrupted replays and restarts that takes).
     """
 
     def __init__(self) -> None:
@@ -88,10 +89,22 @@ class FallbackMachine(RuleBasedStateMachine):
                 self.viewed.clear()
         return result, Event.FALLBACK_JOURNALED in names
 
-    def _journaled(self, *keys: str, view: bool = True) -> None:
+    def _journaled(
+        self, *keys: str, view: bool = True, patch: dict[str, Any] | None = None
+    ) -> None:
+        """``keys`` were journaled: by a merge of ``patch``, else (``view``) a write that
+        replaces the value, else a touch."""
         self.mentioned.update(keys)
         if view:
             self.viewed.update(keys)
+        for key in keys:
+            if key not in self.doomed:
+                continue
+            if patch is not None:  # re-merged into the entry that won
+                winner = self.doomed[key]
+                self.doomed[key] = {**(winner or {}), **patch}
+            elif view:  # a write of its own, newer than the winner: it lands
+                del self.doomed[key]
 
     # -- writes -------------------------------------------------------------------------
 
@@ -109,7 +122,7 @@ class FallbackMachine(RuleBasedStateMachine):
         # During an outage a merge of an unseen key answers only the fields it knows.
         assert result.items() <= self.model[key].items()
         if journaled:
-            self._journaled(key)
+            self._journaled(key, patch=patch)
 
     @rule(key=KEYS)
     def delete(self, key: str) -> None:
@@ -136,9 +149,11 @@ class FallbackMachine(RuleBasedStateMachine):
                 self.model[key] = value
         else:  # the journal does not know the key: optimistic
             assert created is True
+            self._journaled(key)
             if present and self.model[key] != value:  # it will lose at replay
                 self.doomed[key] = self.model[key]
             self.model[key] = value
+            return
         if journaled:
             self._journaled(key)
 

@@ -60,8 +60,8 @@ def _read_log(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
-#: (began, returned, op, value, result, acknowledged)
-Operation = tuple[float, float, str, Any, Any, bool]
+#: (began, returned, op, value, result, acknowledged, its id)
+Operation = tuple[float, float, str, Any, Any, bool, str]
 
 
 def _operations(
@@ -82,7 +82,7 @@ def _operations(
             if acknowledged and start["op"] == "create" and result is False:
                 continue  # an acknowledged create that did nothing is no write
             by_key.setdefault(start["key"], []).append(
-                (start["t"], returned, start["op"], start["value"], result, acknowledged)
+                (start["t"], returned, start["op"], start["value"], result, acknowledged, op_id)
             )
     return by_key
 
@@ -156,17 +156,19 @@ def test_three_instances_with_their_own_journals_agree_on_the_last_write(
         if not last[5] or any(other[1] >= last[0] for other in operations[:-1]):
             continue  # the last write is not unambiguous: no rule to hold it to
         judged += 1
-        _, _, op, value, result, _ = last
+        _, _, op, value, result, _, _ = last
+        # What was tried, for a failure's account: the key, what it holds, its last writes.
+        account = (key, final[key], operations[-4:])
         if op == "set":
-            assert final[key] == value, (key, last)
+            assert final[key] == value, account
         elif op == "delete":
-            assert final[key] is None, (key, last)
+            assert final[key] is None, account
         elif op == "update":
-            assert final[key] == result, (key, last)
+            assert final[key] == result, account
         elif op == "merge":
             # The newest write of the key: its fields are there (older fields may be too).
-            assert final[key] is not None, (key, last)
-            assert {name: final[key].get(name) for name in value} == value, (key, last)
+            assert final[key] is not None, account
+            assert {name: final[key].get(name) for name in value} == value, account
         else:  # create: first writer wins; the key is there, its own value or an older one
-            assert final[key] is not None, (key, last)
+            assert final[key] is not None, account
     assert judged >= KEYS * 2 // 3, f"only {judged} of {KEYS} keys had an unambiguous last write"

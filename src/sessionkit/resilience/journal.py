@@ -67,7 +67,6 @@ from .journal_cursor import (
     SLOT_SIZE,
     cursor_path,
     generation_tag,
-    lost_note,
     parse_cursor,
     slot_bytes,
 )
@@ -366,9 +365,7 @@ class Journal:
         self._cursor_tag: str | None = None  # the generation the cursor state is for
         self._done = 0  # records[:_done] are done, durably
         self._done_extra: set[str] = set()  # done out of order (not durable)
-        self._lost: set[str] = set()
         self._cursor_sequence = 0
-        self._notes_end = LOST_START
 
     # -- the cheap check every operation makes ---------------------------------------------
 
@@ -679,10 +676,6 @@ class Journal:
                     found.append(record)
             return found
 
-    def is_lost(self, key: str) -> bool:
-        """Whether a journaled create of ``key`` lost at replay, in this generation."""
-        return key in self._lost
-
     def _load_cursor(self) -> None:
         fd = self._cursor_fd
         assert fd is not None
@@ -697,33 +690,29 @@ class Journal:
             self._events.append((Event.JOURNAL_CURSOR_DAMAGED, fields))
         self._forget_cursor()
         self._cursor_sequence = state.sequence
-        self._lost = state.lost
         if state.legacy_applied is not None:  # a format-1 cursor: convert it once
             done = 0
             while done < len(self.records) and self.records[done].op_id in state.legacy_applied:
                 done += 1
             os.ftruncate(fd, 0)
-            self._notes_end = LOST_START
-            self._start_cursor(fd, tag, b"".join(lost_note(key) for key in sorted(self._lost)))
+            self._start_cursor(fd, tag)
             self._done = done
             self._write_slot(tag, self._ends[done - 1] if done else 0)
-        elif state.offset or state.lost or state.notes_end > LOST_START:
+        elif state.offset or state.notes_end > LOST_START:  # notes: an older version's
             self._done = bisect.bisect_right(self._ends, state.offset)
-            self._notes_end = state.notes_end
         else:  # a cursor of an older journal, or none: start afresh, in place
-            self._start_cursor(fd, tag, b"", old=data)
+            self._start_cursor(fd, tag, old=data)
         self._cursor_tag = tag
 
-    def _start_cursor(self, fd: int, tag: str, notes: bytes, old: bytes = b"") -> None:
+    def _start_cursor(self, fd: int, tag: str, old: bytes = b"") -> None:
         """Make the cursor this generation's: notes cleared (in place), slot at 0."""
         end = old.find(b"\0", LOST_START)
         stale = (len(old) if end < 0 else end) - LOST_START
-        blank = notes.ljust(max(stale, 0), b"\0")
+        blank = b"".ljust(max(stale, 0), b"\0")
         if len(old) < LOST_START + NOTES_PREALLOCATED:  # new file: allocate it now
             blank = blank.ljust(NOTES_PREALLOCATED, b"\0")
         if blank:
             _pwrite_all(self.io.pwrite, fd, blank, LOST_START)
-        self._notes_end = LOST_START + len(notes)
         self._write_slot(tag, 0)
 
     def _write_slot(self, tag: str, offset: int) -> None:
@@ -744,32 +733,20 @@ class Journal:
             raise
         self._cursor_sequence = sequence
 
-    def mark_applied(self, record: Record, *, lost: bool = False) -> None:
+    def mark_applied(self, record: Record) -> None:
         """Note that ``record`` is done (replay lock held): the primary acknowledged it,
         or it was dropped or set aside.
 
-        ``lost``: the record is a create that lost the conflict rule; its key's later
-        records in this generation are dropped, by this replay and by any that resumes
-        it (the note is durable before the record counts as done). Raises
-        `JournalUnavailable` if the cursor cannot be written; the record then counts as
-        not done (it is applied again, which every record allows).
+        Raises `JournalUnavailable` if the cursor cannot be written; the record then
+        counts as not done (it is applied again, which every record allows).
         """
         with self._mutex:
             self._check_open()  # close() during a replay: never write to a reused fd
             with self._file_errors():
-                self._mark_done(record, lost)
+                self._mark_done(record)
 
-    def _mark_done(self, record: Record, lost: bool) -> None:
-        fd = self._cursor_fd
-        assert fd is not None
+    def _mark_done(self, record: Record) -> None:
         assert self._cursor_tag is not None
-        if lost and record.key not in self._lost:
-            note = lost_note(record.key)
-            _pwrite_all(self.io.pwrite, fd, note, self._notes_end)
-            if self.fsync:
-                self.io.fsync(fd)
-            self._notes_end += len(note)
-            self._lost.add(record.key)
         index = self._index.get(record.op_id)
         if index is None or index < self._done:
             return  # not in this view (truncated meanwhile) or already done
@@ -798,7 +775,7 @@ class Journal:
             with self._file_errors():
                 self._write_dead([letter], skip_op_ids=True)
             with self._file_errors():
-                self._mark_done(record, False)
+                self._mark_done(record)
 
     def _open_dead(self) -> int:
         return _open_private(dead_letter_path(self.path), _APPEND_FLAGS)

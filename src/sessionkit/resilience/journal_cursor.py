@@ -15,9 +15,10 @@ record whose slot write was lost. A slot or note whose CRC-32 does not verify is
 ignored and reported (`Event.JOURNAL_CURSOR_DAMAGED`): the worst case is re-applying
 records, which every record allows.
 
-A note ``lost "k"``: a journaled create of ``k`` lost the conflict rule; the key's later
-records in this generation are dropped. Notes are the one part that grows (one per lost
-create, rare); the first 4 KiB are allocated when the cursor is created.
+A note ``lost "k"`` was written by sessionkit 0.x up to the ordered replay, when a create
+that lost the conflict rule also dropped its key's later records. Notes are still read
+(and CRC-checked), and ignored: a lost create now drops only itself. A new generation
+blanks them in place; the first 4 KiB are allocated when the cursor is created.
 
 Cursors of format 1 (``generation <g>`` then one op id a line) are read once and
 converted. This module is the format; `Journal` owns the file and its lock.

@@ -26,6 +26,7 @@ from sessionkit.resilience import (
     RetryPolicy,
     resilient,
 )
+from sessionkit.resilience.journal_cursor import LOST_START, lost_note
 from sessionkit.testing import AsyncFlakyStore
 from tests.resilience.recorder import Recorder
 
@@ -224,21 +225,25 @@ async def test_an_interrupted_replay_resumes_without_applying_anything_twice(
     await again.close()
 
 
-async def test_a_create_that_collides_at_replay_loses_with_its_later_writes(
+async def test_a_create_that_collides_at_replay_loses_and_an_older_merge_is_superseded(
     tmp_path: Path,
 ) -> None:
     backend, store, recorder = make(tmp_path)
+    clock = backend.state.clock
+    assert isinstance(clock, FakeClock)
     backend.down = True
     assert await store.create("k", {"mine": 1}) is True
     await store.merge("k", {"more": 1})
     await store.set("other", {"v": 1})
     backend.down = False
+    clock.advance(1)
     await backend.set("k", {"theirs": 1})  # written meanwhile by someone else
     report = await store.replay()
-    assert (report.applied, report.conflicts, report.completed) == (1, 2, True)
+    assert (report.applied, report.conflicts, report.superseded) == (1, 1, 1)
+    assert report.completed
     assert await backend.get("k") == {"theirs": 1}
     assert await backend.get("other") == {"v": 1}
-    assert len(recorder.of(Event.REPLAY_CONFLICT)) == 2
+    assert len(recorder.of(Event.REPLAY_CONFLICT)) == 1
 
 
 async def test_a_create_whose_reply_was_lost_is_not_a_conflict(tmp_path: Path) -> None:
@@ -323,11 +328,11 @@ async def test_a_merge_that_keeps_an_expiry_cannot_revive_an_expired_entry(
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["resumed", "restarted"])
-async def test_a_lost_create_stays_lost_when_its_replay_is_interrupted(
+async def test_a_lost_create_drops_only_itself_also_when_its_replay_is_interrupted(
     tmp_path: Path, restart: bool
 ) -> None:
-    # An interrupted and resumed replay ends where an uninterrupted one would: the key's
-    # later records are dropped even when the create was judged by an earlier replay.
+    # An interrupted and resumed replay ends where an uninterrupted one would: the create
+    # loses once, and the key's later set (the last acknowledged write of k) lands.
     backend, store, recorder = make(tmp_path)
     await backend.set("k", {"other": 1})  # another writer's entry, unknown to the journal
     backend.down = True
@@ -338,17 +343,54 @@ async def test_a_lost_create_stays_lost_when_its_replay_is_interrupted(
     backend.fail_after = 1  # the create (one conditional write), then the primary dies
     first = await store.replay()
     assert (first.applied, first.conflicts, first.completed) == (0, 1, False)
-    assert 'lost "k"' in (tmp_path / "journal.jsonl.cursor").read_text()
     backend.down = False
+    assert await backend.get("k") == {"other": 1}  # the create lost; the set is not in yet
     if restart:  # a new process on the same journal
         await store.close()
         backend = AsyncFlakyStore(state=backend.state)
         _, store, recorder = make(tmp_path, backend)
     second = await store.replay()
-    assert (second.applied, second.conflicts, second.completed) == (1, 1, True)
-    assert await backend.get("k") == {"other": 1}
+    assert (second.applied, second.conflicts, second.completed) == (2, 0, True)
+    assert await backend.get("k") == {"mine": 2}
     assert await backend.get("y") == {"filler": 1}
-    assert len(recorder.of(Event.REPLAY_CONFLICT)) == (1 if restart else 2)
+    assert len(recorder.of(Event.REPLAY_CONFLICT)) == (0 if restart else 1)
+
+
+async def test_a_merge_after_a_lost_create_merges_into_the_entry_that_won(
+    tmp_path: Path,
+) -> None:
+    backend, store, recorder = make(tmp_path)
+    await backend.set("k", {"owner": "other", "step": 1})  # another writer, before
+    backend.down = True
+    assert await store.create("k", {"owner": "me", "step": 1}) is True  # optimistic
+    await store.merge("k", {"step": 2})
+    backend.down = False
+    report = await store.replay()
+    assert (report.applied, report.conflicts, report.completed) == (1, 1, True)
+    assert await backend.get("k") == {"owner": "other", "step": 2}
+    assert len(recorder.of(Event.REPLAY_CONFLICT)) == 1
+
+
+async def test_a_cursor_with_an_older_versions_lost_notes_still_resumes(tmp_path: Path) -> None:
+    # sessionkit before the ordered replay wrote `lost "k"` notes to the cursor (and then
+    # dropped k's later records); such a cursor is read, its position kept, its note ignored.
+    backend, store, _ = make(tmp_path)
+    await backend.set("k", {"other": 1})
+    backend.down = True
+    await store.create("k", {"mine": 1})
+    await store.set("k", {"mine": 2})
+    backend.down = False
+    backend.fail_after = 1
+    assert (await store.replay()).conflicts == 1  # the create lost; then the primary died
+    await store.close()
+    with (tmp_path / "journal.jsonl.cursor").open("r+b") as file:
+        file.seek(LOST_START)
+        file.write(lost_note("k"))  # the note the older version wrote with that decision
+    backend = AsyncFlakyStore(state=backend.state)
+    _, store, _ = make(tmp_path, backend)
+    report = await store.replay()
+    assert (report.applied, report.conflicts, report.completed) == (1, 0, True)
+    assert await backend.get("k") == {"mine": 2}
 
 
 async def test_a_record_that_lost_only_its_newline_stays_torn(tmp_path: Path) -> None:

@@ -201,10 +201,10 @@ class AsyncWithFallback(AsyncDelegatingStore):
                     if outcome == "rejected":  # set aside with its reason; the replay goes on
                         journal.dead_letter(record, reason)
                     else:
-                        journal.mark_applied(record, lost=outcome == "lost")
+                        journal.mark_applied(record)
                     applied += outcome == "applied"
                     superseded += outcome == "superseded"
-                    conflicts += outcome in ("conflict", "lost")
+                    conflicts += outcome == "lost"
                     rejected += outcome == "rejected"
                 done += len(batch)
                 if limit is not None and done >= limit and len(batch) == size:
@@ -262,7 +262,7 @@ class AsyncWithFallback(AsyncDelegatingStore):
         ttl = None if record.expires_at is None else max(record.expires_at - now, 1e-3)
         if record.op == "set_many":
             assert record.items is not None
-            keys = [key for key in record.items if not self.journal.is_lost(key)]
+            keys = list(record.items)
             if expired:
                 return [StampedWrite("delete", key, at) for key in keys]
             return [StampedWrite("set", key, at, dict(record.items[key]), ttl) for key in keys]
@@ -281,13 +281,11 @@ class AsyncWithFallback(AsyncDelegatingStore):
 
     async def _apply(self, record: Record) -> tuple[str, str]:
         """Apply one record to the primary: ("applied" | "superseded" | "rejected" |
-        "conflict" (dropped: its key was lost earlier in this generation) | "lost" (a
-        create that loses now), the reason it was rejected)."""
-        now, journal = self._clock.now(), self.journal
+        "lost" (a create whose key holds another value: first writer wins), the reason it
+        was rejected). A lost create drops only itself: the key's later records are
+        writes of their own, newer than the entry that won, and replay like any other."""
+        now = self._clock.now()
         key = record.key
-        if record.op != "set_many" and journal.is_lost(key):
-            self._conflict(record, key)
-            return "conflict", ""
         age = now - record.at
         if self._max_replay_age is not None and age > self._max_replay_age:
             self._emitter.emit(
@@ -360,15 +358,22 @@ class AsyncWithFallback(AsyncDelegatingStore):
                 journal=str(self.journal.path),
                 error=None if error is None else type(error).__name__,
             )
-        result = self.journal.transact(
-            lambda overlay: decide(overlay, self._clock.now()), after=self._acknowledged
-        )
-        self._emitter.emit(
-            Event.FALLBACK_JOURNALED,
-            operation=operation,
-            key=key_digest(key),
-            fill=round(self.journal.fill_level.ratio, 6),
-        )
+        written = False
+
+        def decided(overlay: Overlay) -> tuple[Record | None, _T]:
+            nonlocal written
+            record, result = decide(overlay, self._clock.now())
+            written = record is not None
+            return record, result
+
+        result = self.journal.transact(decided, after=self._acknowledged)
+        if written:  # not, say, a create the journal already knew to be taken
+            self._emitter.emit(
+                Event.FALLBACK_JOURNALED,
+                operation=operation,
+                key=key_digest(key),
+                fill=round(self.journal.fill_level.ratio, 6),
+            )
         return result
 
     async def _write(
