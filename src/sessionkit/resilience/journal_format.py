@@ -203,9 +203,8 @@ class ReplayReport:
 
     #: Records applied to the primary.
     applied: int = 0
-    #: Records dropped by the conflict rule (a journaled create whose key the primary
-    #: already held with another value, and that key's later records in the same
-    #: journal generation, however many replays it takes).
+    #: Journaled creates dropped by the conflict rule: the primary already held their
+    #: key with another value (first writer wins).
     conflicts: int = 0
     #: Records set aside in the dead-letter file: the primary refused them (say, over its
     #: payload limit), or they were older than ``max_replay_age``; not retried by themselves.

@@ -85,10 +85,9 @@ class AsyncWithFallback(AsyncDelegatingStore):
     as ``superseded`` (`Event.REPLAY_SUPERSEDED`): another instance wrote or deleted the
     key later, so the replay never undoes that. A record whose expiry has passed replays
     as a delete with its stamp. A journaled ``create`` whose key the primary already
-    holds with a different value loses (first writer wins, as ``create`` promises), and
-    so do that key's later records in the same journal generation (until the journal is
-    truncated), however many replays that takes: the decision is kept in the cursor file.
-    Both are reported as conflicts. A record older than ``max_replay_age`` seconds
+    holds with a different value loses (first writer wins, as ``create`` promises) and is
+    reported as a conflict; the key's later records replay on top of the entry that won,
+    by their stamps like any other. A record older than ``max_replay_age`` seconds
     (default `DEFAULT_TOMBSTONE_TTL`; None: no limit) is not replayed automatically: the
     tombstone that would stop it may be gone; it is set aside as a dead letter (see
     ``sessionkit replay JOURNAL retry``). A primary without ``apply_if_newer`` (a
