@@ -35,7 +35,7 @@ from tests.backends.sql import (
     remember_table,
     table_name_for,
 )
-from tests.faultproxy import Fault
+from tests.faultproxy import Fault, FaultProxy
 from tests.faults._async import sql_fault_case as async_case
 from tests.faults._async.sql_fault_case import SLACK, resilient_bound
 from tests.faults._sync import sql_fault_case as sync_case
@@ -201,3 +201,46 @@ async def test_a_sqlite_statement_past_the_deadline_is_interrupted(
         await call(store.close())
     with SQLStore(url, table_name="sessions") as check:
         assert check.count() == 5000  # the file is fine
+
+
+# -- a server restart between two calls: the next call does not fail ------------------------
+
+
+@pytest.mark.parametrize("flavour", sorted(FLAVOURS))
+async def test_connections_cut_while_idle_do_not_fail_the_next_calls(flavour: str) -> None:
+    # What a database restart (or a failover) does to a warm pool: every pooled
+    # connection dies while nobody uses it. The next read and the next write must still
+    # answer, on fresh connections, without an error reaching the caller.
+    url, server, asynchronous, table, drop = _prepare(flavour)
+    proxy = FaultProxy(server[1:])  # type: ignore[arg-type]
+    store: Any = (AsyncSQLStore if asynchronous else SQLStore)(
+        url.format(port=proxy.port), table_name=table, auto_create_schema=False, pool_size=2
+    )
+
+    async def call(result: Any) -> Any:
+        return await result if asynchronous else result
+
+    async def cut_every_connection() -> None:
+        proxy.set(Fault.REFUSE)  # resets every open connection
+        # A relay thread still selecting on a socket holds it open until its next poll
+        # (20 ms); a restarted server has long closed its side by the next call.
+        await asyncio.sleep(0.1)
+        proxy.set(Fault.FORWARD)
+
+    try:
+        # Two connections in the pool (the reads run at once when asynchronous).
+        await call(store.set("k", {"n": 1}))
+        await call(store.set("j", {"n": 1}))
+        await cut_every_connection()
+        assert await call(store.get("k")) == {"n": 1}
+        await cut_every_connection()
+        await call(store.set("k", {"n": 2}))
+        await cut_every_connection()
+        assert await call(store.merge("k", {"m": 1})) == {"n": 2, "m": 1}
+        await cut_every_connection()
+        assert await call(store.update("j", lambda v: {**v, "n": v["n"] + 1})) == {"n": 2}
+        assert await call(store.get_many(["k", "j"])) == {"k": {"n": 2, "m": 1}, "j": {"n": 2}}
+    finally:
+        await call(store.close())
+        proxy.close()
+        drop()

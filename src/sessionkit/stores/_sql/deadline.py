@@ -33,6 +33,7 @@ from sqlalchemy import exc as sa_exc
 
 from ...errors import SessionKitError, StoreUnavailable
 from .errors import MAPPED_ERRORS, AppFunctionError, translate
+from .liveness import is_closed_while_idle
 
 __all__ = [
     "AsyncDeadlineScope",
@@ -388,8 +389,17 @@ def _on_connect(dbapi_connection: Any, record: Any) -> None:
 
 def _pinger(dialect: Any) -> Any:
     def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        """The pre-ping, inside the deadline (SQLAlchemy's own runs before any hook)."""
+        """A pooled connection the server closed is replaced (SQLAlchemy retries the
+        checkout on `DisconnectionError`). Looked at without a round trip where the
+        driver allows (liveness.py), else pinged, inside the deadline (SQLAlchemy's own
+        pre-ping runs before any hook)."""
         if record.info.pop("sessionkit_fresh", False):
+            return
+        driver_connection = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        closed = is_closed_while_idle(driver_connection)
+        if closed:
+            raise sa_exc.DisconnectionError("the server closed the connection while it was idle")
+        if closed is not None:
             return
         try:
             dialect.do_ping(dbapi_connection)
