@@ -62,7 +62,12 @@ pidfile = {tmp}/pgbouncer.pid
             shutil.chown(tmp, "postgres")
             for path in Path(tmp).iterdir():
                 shutil.chown(path, "postgres")
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Its output goes to a file, never an unread pipe: pgbouncer logs two lines per
+        # client, and once 64 KiB filled the pipe (about 236 connections) it stopped
+        # answering logins, which looked like the store's bug.
+        output_path = Path(tmp) / "pgbouncer.out"
+        output_file = output_path.open("wb")
+        process = subprocess.Popen(command, stdout=output_file, stderr=subprocess.STDOUT)
         try:
             for _ in range(100):
                 with contextlib.suppress(OSError), socket.create_connection(
@@ -70,7 +75,7 @@ pidfile = {tmp}/pgbouncer.pid
                 ):
                     break
                 if process.poll() is not None:
-                    output = process.stdout.read().decode() if process.stdout else ""
+                    output = output_path.read_text(errors="replace")
                     log = Path(tmp) / "pgbouncer.log"
                     raise RuntimeError(
                         f"pgbouncer exited: {output} {log.read_text() if log.exists() else ''}"
@@ -84,5 +89,4 @@ pidfile = {tmp}/pgbouncer.pid
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            if process.stdout:
-                process.stdout.close()
+            output_file.close()

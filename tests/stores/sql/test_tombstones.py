@@ -293,13 +293,14 @@ def many_writes(count: int) -> list[StampedWrite]:
 async def test_through_pgbouncer_journaled_writes_and_deletes_work(
     bouncer_port: int, scheme: str, clock: FakeClock
 ) -> None:
-    # Tried: 4 tasks applying 60 stamped sets and deletes of 4 keys (one server connection
-    # shared by every client, where leaked prepared statements would clash).
+    # Tried: 4 tasks applying 400 stamped sets and deletes of 4 keys (one server connection
+    # shared by every client, where leaked prepared statements would clash; a client
+    # connection per call, more than PgBouncer's 200 clients over the run).
     name = new_table("postgresql")
     url = f"{scheme}://postgres@127.0.0.1:{bouncer_port}/test"
     async with AsyncSQLStore(url, table_name=name, pgbouncer=True, clock=clock) as store:
         try:
-            writes = many_writes(60)
+            writes = many_writes(400)
             random.Random(3).shuffle(writes)
 
             async def replay(part: list[StampedWrite]) -> None:
@@ -307,15 +308,15 @@ async def test_through_pgbouncer_journaled_writes_and_deletes_work(
                     await store.apply_if_newer(write)
 
             await asyncio.gather(*(replay(writes[i::4]) for i in range(4)))
-            # The newest write of each key (stamps 57..60; 60 deletes k0) is what stays.
+            # The newest write of each key (stamps 397..400; 400 deletes k0) is what stays.
             assert await store.get_many([f"k{i}" for i in range(4)]) == {
-                "k1": {"i": 57},
-                "k2": {"i": 58},
-                "k3": {"i": 59},
+                "k1": {"i": 397},
+                "k2": {"i": 398},
+                "k3": {"i": 399},
             }
             clock.advance(3600)  # the store's own delete, an hour after those writes
             assert await store.delete("k1")
-            old = StampedWrite("set", "k1", at=START + 58, value={})
+            old = StampedWrite("set", "k1", at=START + 398, value={})
             assert await store.apply_if_newer(old) is ReplayOutcome.SUPERSEDED
         finally:
             await store.drop_schema()
