@@ -11,6 +11,7 @@ NORMAL), so that both sides pay the same for a commit. Goal: get/set <= 1.15 x r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import tempfile
@@ -25,14 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchmarks.core import Pair, server_answers, skip
 from benchmarks.payload import SESSION
 from sessionkit.codec import default_codec
 from sessionkit.errors import StoreUnavailable
-from sessionkit.stores.sql import SQLStore
+from sessionkit.stores._sql.engine import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
+from sessionkit.stores.sql import AsyncSQLStore, SQLStore
 
 GOAL = 1.15
+#: Tasks in flight at once in the async throughput row (as in benchmarks.redis).
+CONCURRENT_TASKS = 64
 
 #: (label, store URL or None for a temporary SQLite file, (host, port) of its server).
 BACKENDS: list[tuple[str, str | None, tuple[str, int] | None]] = [
@@ -83,8 +88,8 @@ def plain_engine(store: SQLStore) -> sa.Engine:
     return engine
 
 
-def _raw_side(engine: sa.Engine, table_name: str) -> tuple[Callable[[], Any], Callable[[], None]]:
-    """Hand-written Core: get and set of the row "raw" in the store's table."""
+def _statements(engine: Any, table_name: str) -> tuple[sa.Select[Any], sa.Insert]:
+    """Hand-written Core over the store's table: the live-row query and the upsert."""
     t = sa.Table(
         table_name,
         sa.MetaData(),
@@ -124,6 +129,12 @@ def _raw_side(engine: sa.Engine, table_name: str) -> tuple[Callable[[], Any], Ca
                 "expires_at": conflict.excluded.expires_at,
             },
         )
+    return query, upsert
+
+
+def _raw_side(engine: sa.Engine, table_name: str) -> tuple[Callable[[], Any], Callable[[], None]]:
+    """Hand-written Core: get and set of the row "raw" in the store's table."""
+    query, upsert = _statements(engine, table_name)
 
     def get() -> Any:
         with engine.connect() as conn:
@@ -186,6 +197,53 @@ def _pairs_for(stack: ExitStack, label: str, url: str) -> list[Pair]:
     return pairs
 
 
+def _concurrent_pair(stack: ExitStack, label: str, url: str) -> Pair:
+    """Throughput under concurrency: one call is 64 tasks, each reading its own session
+    and writing it back (sessions/s = 64 / the time per call), through `AsyncSQLStore`
+    and through raw async Core on an engine with the same pool bounds."""
+    loop = asyncio.new_event_loop()
+    stack.callback(loop.close)
+    table_name = f"skbench_{uuid.uuid4().hex[:10]}"
+    store = AsyncSQLStore(url, table_name=table_name)
+    tasks = range(CONCURRENT_TASKS)
+    loop.run_until_complete(store.set_many({f"s{n}": SESSION for n in tasks}))
+    stack.callback(lambda: loop.run_until_complete(store.close()))
+    stack.callback(lambda: loop.run_until_complete(store.drop_schema()))
+    engine = create_async_engine(
+        store.engine.url, pool_size=DEFAULT_POOL_SIZE, max_overflow=DEFAULT_MAX_OVERFLOW
+    )
+    stack.callback(lambda: loop.run_until_complete(engine.dispose()))
+    query, upsert = _statements(engine, table_name)
+
+    async def one_request(n: int) -> None:  # what a web request does: read, then write
+        value = await store.get(f"s{n}")
+        await store.set(f"s{n}", value or SESSION)
+
+    async def raw_request(n: int) -> None:
+        async with engine.connect() as conn:
+            found = (await conn.execute(query, {"key": f"r{n}", "now": _micros()})).first()
+        value = SESSION if found is None else loads(found.value)
+        now = _micros()
+        row = {"key": f"r{n}", "value": dumps(value), "version": 1}
+        async with engine.begin() as conn:
+            await conn.execute(upsert, {**row, "created_at": now, "updated_at": now})
+
+    async def concurrent() -> None:
+        await asyncio.gather(*(one_request(n) for n in tasks))
+
+    async def raw_concurrent() -> None:
+        await asyncio.gather(*(raw_request(n) for n in tasks))
+
+    return Pair(
+        f"sql {label} async {CONCURRENT_TASKS} concurrent tasks (get + set each)",
+        concurrent,
+        raw_concurrent,
+        f"raw async Core ({engine.dialect.driver}), {CONCURRENT_TASKS} tasks",
+        GOAL,
+        loop=loop,
+    )
+
+
 @contextmanager
 def pairs() -> Iterator[list[Pair]]:
     with ExitStack() as stack:
@@ -201,6 +259,8 @@ def pairs() -> Iterator[list[Pair]]:
                 directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             try:
                 found += _pairs_for(stack, label, url or f"sqlite:///{directory / 'bench.db'}")
+                if label == "postgresql" and url is not None:
+                    found.append(_concurrent_pair(stack, label, url))
             except StoreUnavailable as error:  # it listens, but will not serve us
                 skip(f"benchmarks.sql ({label})", str(error))
         yield found
