@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import tracemalloc
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,9 +39,19 @@ def _no_leaked_resources() -> Iterator[None]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         gc.collect()
-    leaks = [str(warning.message) for warning in caught if warning.category is ResourceWarning]
+    leaks = [_leak(warning) for warning in caught if warning.category is ResourceWarning]
     if leaks:
         pytest.fail("this test leaked resources:\n" + "\n".join(leaks), pytrace=False)
+
+
+def _leak(warning: warnings.WarningMessage) -> str:
+    """The warning's text; with PYTHONTRACEMALLOC set, also where the object was made."""
+    text = str(warning.message)
+    if warning.source is not None and tracemalloc.is_tracing():
+        made = tracemalloc.get_object_traceback(warning.source)
+        if made is not None:
+            text += "\n  made at:\n    " + "\n    ".join(made.format())
+    return text
 
 
 @pytest.fixture

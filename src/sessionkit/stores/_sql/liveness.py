@@ -30,6 +30,13 @@ def is_closed_while_idle(driver_connection: Any) -> bool | None:
     into, or on a platform without ``poll`` (the caller pings instead)."""
     if _POLL is None:
         return None
+    try:
+        return _closed(driver_connection)
+    except Exception:  # psycopg raises for the socket of a broken connection, for one
+        return True
+
+
+def _closed(driver_connection: Any) -> bool | None:
     pgconn = getattr(driver_connection, "pgconn", None)
     if pgconn is not None:  # psycopg 3, sync and async
         return bool(driver_connection.closed) or _readable(pgconn.socket)
