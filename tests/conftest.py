@@ -8,6 +8,7 @@ import tracemalloc
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,9 +45,40 @@ def _no_leaked_resources() -> Iterator[None]:
         pytest.fail("this test leaked resources:\n" + "\n".join(leaks), pytrace=False)
 
 
+#: The test running now (its node id), for `_made_in`.
+_RUNNING: list[str] = [""]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING[0] = item.nodeid
+
+
+def _tag_redis_clients() -> None:
+    """Note, on each redis.asyncio client, the test that made it: a leaked one collected in
+    a later test (through a reference kept past its own test) then names its maker."""
+    from redis.asyncio import Redis, RedisCluster  # noqa: PLC0415 - only for this hook
+
+    for cls in (Redis, RedisCluster):
+        made = cls.__init__
+
+        def tagged(self: Any, *args: Any, __made: Any = made, **kwargs: Any) -> None:
+            self._sessionkit_made_in = _RUNNING[0]
+            __made(self, *args, **kwargs)
+
+        cls.__init__ = tagged  # type: ignore[method-assign]
+
+
+_tag_redis_clients()
+
+
 def _leak(warning: warnings.WarningMessage) -> str:
-    """The warning's text; with PYTHONTRACEMALLOC set, also where the object was made."""
+    """The warning's text; the test that made the object, if known; with
+    PYTHONTRACEMALLOC set, where it was made."""
     text = str(warning.message)
+    made_in = getattr(warning.source, "_sessionkit_made_in", None)
+    if made_in is not None and made_in != _RUNNING[0]:
+        text += f" (made in {made_in or 'collection'})"
     if warning.source is not None and tracemalloc.is_tracing():
         made = tracemalloc.get_object_traceback(warning.source)
         if made is not None:
