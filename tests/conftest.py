@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import tracemalloc
@@ -62,6 +63,7 @@ def _tag_redis_clients() -> None:
     for cls in (Redis, RedisCluster):
         made = cls.__init__
 
+        @functools.wraps(made)  # the same signature, for anything that inspects it
         def tagged(self: Any, *args: Any, __made: Any = made, **kwargs: Any) -> None:
             self._sessionkit_made_in = _RUNNING[0]
             __made(self, *args, **kwargs)
