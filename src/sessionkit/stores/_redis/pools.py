@@ -290,8 +290,13 @@ def abandon(client: Any) -> None:
             transport._closed = True  # type: ignore[union-attr]
         if writer is not None:
             connection._writer = connection._reader = None
+    # A cluster client, marked closed as its aclose() leaves it, or it warns when collected:
+    # redis-py 8.1 looks at _initialize, 8.2 at the node manager's default node.
     if getattr(client, "_initialize", None) is False:
-        client._initialize = True  # a cluster client: as after its aclose()
+        client._initialize = True
+    manager: Any = getattr(client, "nodes_manager", None)
+    if getattr(manager, "default_node", None) is not None:
+        manager.default_node = None
 
 
 def release_node_pools(client: Any) -> None:
