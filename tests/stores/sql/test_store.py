@@ -7,7 +7,6 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -40,10 +39,8 @@ from sessionkit.stores.sql import (
 )
 from tests.backends.sql import (
     ASYNCPG_URL,
-    POSTGRES_SERVER,
 )
-from tests.servers import IN_CI, require_server
-from tests.sql_helpers import PGBOUNCER, pgbouncer
+from tests.servers import require_server
 from tests.stores.sql.databases import RAW_URLS, SERVERS, new_table, store_url
 
 # -- drivers and options (no server needed) ------------------------------------------------
@@ -504,18 +501,6 @@ def test_a_row_lock_held_too_long_is_store_unavailable(database_name: str) -> No
 
 
 # -- PgBouncer ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def bouncer_port() -> Iterator[int]:
-    require_server(*POSTGRES_SERVER)
-    if PGBOUNCER is None:
-        reason = "pgbouncer is not installed (apt-get install -y pgbouncer)"
-        if IN_CI:  # .ci/run installs it: a CI run must not pass by skipping
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    with pgbouncer(pool_size=1) as port:
-        yield port
 
 
 def threads_updating(store: SQLStore, keys: int, rounds: int) -> list[BaseException]:

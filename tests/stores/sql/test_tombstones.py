@@ -8,7 +8,6 @@ import asyncio
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,9 @@ from sessionkit import ConfigurationError, FakeClock
 from sessionkit.stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite
 from sessionkit.stores.sql import AsyncSQLStore, SQLStore, tombstone_table_name
 from tests.backends.sql import (
-    POSTGRES_SERVER,
     remember_table,
     table_name_for,
 )
-from tests.servers import IN_CI, require_server
-from tests.sql_helpers import PGBOUNCER, pgbouncer
 from tests.stores.sql.databases import new_table, store_url
 
 START = 1_700_000_000.0
@@ -266,18 +262,6 @@ def test_concurrent_journaled_writes_of_one_key_keep_the_newest(
                 assert left["k"][0] <= micros(START + 39)
         finally:
             store.drop_schema()
-
-
-@pytest.fixture
-def bouncer_port() -> Iterator[int]:
-    require_server(*POSTGRES_SERVER)
-    if PGBOUNCER is None:
-        reason = "pgbouncer is not installed (apt-get install -y pgbouncer)"
-        if IN_CI:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    with pgbouncer(pool_size=1) as port:
-        yield port
 
 
 def many_writes(count: int) -> list[StampedWrite]:
