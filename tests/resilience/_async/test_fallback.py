@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,8 @@ from sessionkit.resilience import (
 )
 from sessionkit.resilience.journal_cursor import LOST_START, lost_note
 from sessionkit.testing import AsyncFlakyStore
+from tests.resilience._async.opened import OPENED
 from tests.resilience.recorder import Recorder
-
-#: Every store make() opened in the running test; the fixture below closes them.
-_OPENED: list[AsyncWithFallback] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_opened_stores() -> AsyncIterator[None]:
-    yield
-    while _OPENED:
-        await _OPENED.pop().close()  # closing twice is a no-op
 
 
 def make(
@@ -55,7 +45,7 @@ def make(
         observers=[recorder],
         replay_interval=None,
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     return backend, store, recorder
 
 
@@ -443,9 +433,9 @@ async def test_the_default_ttl_is_read_from_the_primary(tmp_path: Path) -> None:
     quick = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.001, jitter=0)
     retrying = AsyncRetryingStore(backend, policy=quick)
     store = AsyncWithFallback(retrying, tmp_path / "j", clock=clock, fsync=False)
-    _OPENED.append(store)
+    OPENED.append(store)
     stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False, retry=quick)
-    _OPENED.append(stack)
+    OPENED.append(stack)
     backend.down = True
     await store.set("k", {})
     await stack.set("s", {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +14,8 @@ from sessionkit import FakeClock, JournalFull, JSONCodec, StoreUnavailable
 from sessionkit.resilience import AsyncWithFallback, Event
 from sessionkit.resilience.journal import JournalIO, dead_letter_path, read_dead_letters
 from sessionkit.testing import AsyncFlakyStore
+from tests.resilience._async.opened import OPENED
 from tests.resilience.recorder import Recorder
-
-_OPENED: list[AsyncWithFallback] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_opened_stores() -> AsyncIterator[None]:
-    yield
-    while _OPENED:
-        await _OPENED.pop().close()
 
 
 def make(
@@ -39,7 +31,7 @@ def make(
         observers=[recorder],
         **options,
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     return backend, store, recorder
 
 

@@ -7,28 +7,18 @@ switched, per instance, by the flaky wrapper (`AsyncFlakyStore`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from sessionkit import FakeClock
 from sessionkit.metrics import SessionMetrics
 from sessionkit.resilience import AsyncWithFallback, Event
 from sessionkit.testing import AsyncFlakyStore
+from tests.resilience._async.opened import OPENED
 from tests.resilience.recorder import Recorder
-
-_OPENED: list[AsyncWithFallback] = []
-
-
-@pytest.fixture(autouse=True)
-async def close_opened_stores() -> AsyncIterator[None]:
-    yield
-    while _OPENED:
-        await _OPENED.pop().close()
 
 
 def instance(
@@ -40,7 +30,7 @@ def instance(
     store = AsyncWithFallback(
         backend, path, clock=backend.state.clock, fsync=False, observers=[recorder], **options
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     return store, recorder
 
 
@@ -193,7 +183,7 @@ async def test_superseded_and_applied_records_are_counted_by_the_metrics(
         observers=[SessionMetrics(registry)],
         replay_interval=None,
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     primary.down = True
     for n in range(100):
         await store.set(f"k{n}", {"n": n})

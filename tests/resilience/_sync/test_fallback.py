@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +28,8 @@ from sessionkit.resilience import (
 )
 from sessionkit.resilience.journal_cursor import LOST_START, lost_note
 from sessionkit.testing import FlakyStore
+from tests.resilience._sync.opened import OPENED
 from tests.resilience.recorder import Recorder
-
-#: Every store make() opened in the running test; the fixture below closes them.
-_OPENED: list[WithFallback] = []
-
-
-@pytest.fixture(autouse=True)
-def close_opened_stores() -> Iterator[None]:
-    yield
-    while _OPENED:
-        _OPENED.pop().close()  # closing twice is a no-op
 
 
 def make(
@@ -56,7 +46,7 @@ def make(
         observers=[recorder],
         replay_interval=None,
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     return backend, store, recorder
 
 
@@ -444,9 +434,9 @@ def test_the_default_ttl_is_read_from_the_primary(tmp_path: Path) -> None:
     quick = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.001, jitter=0)
     retrying = RetryingStore(backend, policy=quick)
     store = WithFallback(retrying, tmp_path / "j", clock=clock, fsync=False)
-    _OPENED.append(store)
+    OPENED.append(store)
     stack = resilient(backend, tmp_path / "j2", clock=clock, fsync=False, retry=quick)
-    _OPENED.append(stack)
+    OPENED.append(stack)
     backend.down = True
     store.set("k", {})
     stack.set("s", {})

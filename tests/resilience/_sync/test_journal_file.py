@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 import zlib
-from collections.abc import Iterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +15,8 @@ from sessionkit import FakeClock, JournalFull, JSONCodec, StoreUnavailable
 from sessionkit.resilience import WithFallback, Event
 from sessionkit.resilience.journal import JournalIO, dead_letter_path, read_dead_letters
 from sessionkit.testing import FlakyStore
+from tests.resilience._sync.opened import OPENED
 from tests.resilience.recorder import Recorder
-
-_OPENED: list[WithFallback] = []
-
-
-@pytest.fixture(autouse=True)
-def close_opened_stores() -> Iterator[None]:
-    yield
-    while _OPENED:
-        _OPENED.pop().close()
 
 
 def make(
@@ -40,7 +32,7 @@ def make(
         observers=[recorder],
         **options,
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     return backend, store, recorder
 
 

@@ -8,28 +8,18 @@ switched, per instance, by the flaky wrapper (`FlakyStore`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from sessionkit import FakeClock
 from sessionkit.metrics import SessionMetrics
 from sessionkit.resilience import WithFallback, Event
 from sessionkit.testing import FlakyStore
+from tests.resilience._sync.opened import OPENED
 from tests.resilience.recorder import Recorder
-
-_OPENED: list[WithFallback] = []
-
-
-@pytest.fixture(autouse=True)
-def close_opened_stores() -> Iterator[None]:
-    yield
-    while _OPENED:
-        _OPENED.pop().close()
 
 
 def instance(
@@ -41,7 +31,7 @@ def instance(
     store = WithFallback(
         backend, path, clock=backend.state.clock, fsync=False, observers=[recorder], **options
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     return store, recorder
 
 
@@ -194,7 +184,7 @@ def test_superseded_and_applied_records_are_counted_by_the_metrics(
         observers=[SessionMetrics(registry)],
         replay_interval=None,
     )
-    _OPENED.append(store)
+    OPENED.append(store)
     primary.down = True
     for n in range(100):
         store.set(f"k{n}", {"n": n})
