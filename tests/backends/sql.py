@@ -33,8 +33,9 @@ MARIADB_URL = "mariadb://root@127.0.0.1:3306/test"
 POSTGRES_SERVER = ("PostgreSQL", "127.0.0.1", 5432)
 MARIADB_SERVER = ("MariaDB", "127.0.0.1", 3306)
 
-# The URLs the cleanup connects with (sync drivers).
-_CLEANUP_URLS = {
+#: Each shared server's URL with a sync driver: for the cleanup, and for tests that look at
+#: rows behind a store's back.
+SYNC_URLS = {
     POSTGRES_URL: "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     MARIADB_URL: "mariadb+pymysql://root@127.0.0.1:3306/test",
 }
@@ -107,7 +108,7 @@ def is_stale(name: str, now: datetime.datetime | None = None) -> bool:
 
 def _drop_tables(url: str, which: Any) -> None:
     """Drop the tables on ``url`` whose name satisfies ``which``."""
-    engine = sa.create_engine(_CLEANUP_URLS[url], connect_args={"connect_timeout": 5})
+    engine = sa.create_engine(SYNC_URLS[url], connect_args={"connect_timeout": 5})
     try:
         with engine.begin() as conn:
             names = sa.inspect(conn).get_table_names()
@@ -135,7 +136,7 @@ def _drop_this_runs_tables() -> None:
 
 
 if _STARTED_HERE:
-    _drop_on_servers(_CLEANUP_URLS, is_stale)
+    _drop_on_servers(SYNC_URLS, is_stale)
 
 
 SPECS = [

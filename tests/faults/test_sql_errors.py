@@ -26,16 +26,14 @@ from tests.backends.sql import (
     MARIADB_URL,
     POSTGRES_SERVER,
     POSTGRES_URL,
+    SYNC_URLS,
     remember_table,
     table_name_for,
 )
 from tests.resilience.recorder import Recorder
 from tests.servers import require_server
 
-RAW = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mariadb+pymysql://root@127.0.0.1:3306/test",
-}
+RAW = {"postgresql": SYNC_URLS[POSTGRES_URL], "mariadb": SYNC_URLS[MARIADB_URL]}
 # (database, URL scheme, asynchronous): every driver the store uses by default, and asyncpg.
 DRIVERS = {
     "psycopg-sync": ("postgresql", "postgresql", False),

@@ -11,6 +11,7 @@ from tests.backends.sql import (
     MARIADB_URL,
     POSTGRES_SERVER,
     POSTGRES_URL,
+    SYNC_URLS,
     remember_table,
     table_name_for,
 )
@@ -21,10 +22,7 @@ SERVERS: dict[str, tuple[str, str, int] | None] = {
     "mariadb": MARIADB_SERVER,
 }
 # A synchronous engine URL per database, for looking at rows behind the store's back.
-RAW_URLS = {
-    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "mariadb": "mariadb+pymysql://root@127.0.0.1:3306/test",
-}
+RAW_URLS = {"postgresql": SYNC_URLS[POSTGRES_URL], "mariadb": SYNC_URLS[MARIADB_URL]}
 
 
 def store_url(database: str, tmp_path: Path) -> str:
