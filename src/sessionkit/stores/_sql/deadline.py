@@ -33,7 +33,7 @@ from sqlalchemy import exc as sa_exc
 
 from ...errors import SessionKitError, StoreUnavailable
 from .errors import MAPPED_ERRORS, AppFunctionError, translate
-from .liveness import is_closed_while_idle
+from .liveness import is_closed_while_idle, socket_fd
 
 __all__ = [
     "AsyncDeadlineScope",
@@ -77,25 +77,6 @@ class _Cut:
             self._sock.close()  # our duplicate of the descriptor only
 
 
-def _socket_fd(driver_connection: Any) -> int | None:
-    """The socket under a driver connection: psycopg, PyMySQL, asyncpg, asyncmy, aiomysql."""
-    pgconn = getattr(driver_connection, "pgconn", None)
-    if pgconn is not None:
-        return int(pgconn.socket)
-    sock = getattr(driver_connection, "_sock", None)
-    if sock is not None:
-        return int(sock.fileno())
-    transport = getattr(driver_connection, "_transport", None)
-    if transport is None:
-        writer = getattr(driver_connection, "_writer", None)
-        transport = getattr(writer, "transport", None)
-    if transport is not None:
-        raw = transport.get_extra_info("socket")
-        if raw is not None:
-            return int(raw.fileno())
-    return None
-
-
 def _cut_for(driver_connection: Any) -> _Cut | None:
     if isinstance(driver_connection, sqlite3.Connection):
         return _Cut(None, driver_connection.interrupt)
@@ -103,7 +84,7 @@ def _cut_for(driver_connection: Any) -> _Cut | None:
     if isinstance(inner, sqlite3.Connection):
         return _Cut(None, inner.interrupt)
     try:
-        fd = _socket_fd(driver_connection)
+        fd = socket_fd(driver_connection)
         if fd is None or fd < 0:
             return None
         # A duplicate descriptor: the driver closing (and the system reusing) its own

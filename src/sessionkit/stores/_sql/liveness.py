@@ -19,7 +19,7 @@ from __future__ import annotations
 import select
 from typing import Any
 
-__all__ = ["is_closed_while_idle"]
+__all__ = ["is_closed_while_idle", "socket_fd"]
 
 _POLL = getattr(select, "poll", None)  # not on Windows: the caller pings there
 
@@ -31,33 +31,50 @@ def is_closed_while_idle(driver_connection: Any) -> bool | None:
     if _POLL is None:
         return None
     try:
-        return _closed(driver_connection)
+        if _closed_flag(driver_connection):
+            return True
+        fd = socket_fd(driver_connection)
     except Exception:  # psycopg raises for the socket of a broken connection, for one
         return True
+    if fd is None:
+        return None
+    return fd < 0 or _readable(fd)
 
 
-def _closed(driver_connection: Any) -> bool | None:
+def socket_fd(driver_connection: Any) -> int | None:
+    """The socket under a driver connection: psycopg, PyMySQL, asyncpg, asyncmy, aiomysql
+    (None: not a driver with a socket it knows; negative: closed)."""
     pgconn = getattr(driver_connection, "pgconn", None)
-    if pgconn is not None:  # psycopg 3, sync and async
-        return bool(driver_connection.closed) or _readable(pgconn.socket)
-    transport = getattr(driver_connection, "_transport", None)
-    is_closed = getattr(driver_connection, "is_closed", None)
-    if callable(is_closed) and is_closed():  # asyncpg: the loop saw the end
-        return True
-    if transport is not None:  # asyncpg, asyncmy
-        if transport.is_closing():
-            return True
-        sock = transport.get_extra_info("socket")
-        return sock is None or _readable(sock.fileno())
+    if pgconn is not None:
+        return int(pgconn.socket)
     sock = getattr(driver_connection, "_sock", None)
-    if sock is not None and hasattr(sock, "fileno"):  # PyMySQL
-        return _readable(sock.fileno())
+    if sock is not None:
+        return int(sock.fileno())
+    transport = getattr(driver_connection, "_transport", None)
+    if transport is None:
+        writer = getattr(driver_connection, "_writer", None)
+        transport = getattr(writer, "transport", None)
+    if transport is not None:
+        raw = transport.get_extra_info("socket")
+        if raw is not None:
+            return int(raw.fileno())
+        return -1  # a transport without its socket: closed
     return None
 
 
-def _readable(fd: int) -> bool:
-    if fd < 0:
+def _closed_flag(driver_connection: Any) -> bool:
+    """What the driver itself says: psycopg's ``closed``; for asyncpg and asyncmy, what the
+    event loop saw (asyncpg's ``is_closed()``, the transport closing)."""
+    if getattr(driver_connection, "pgconn", None) is not None:
+        return bool(driver_connection.closed)
+    is_closed = getattr(driver_connection, "is_closed", None)
+    if callable(is_closed) and is_closed():
         return True
+    transport = getattr(driver_connection, "_transport", None)
+    return transport is not None and bool(transport.is_closing())
+
+
+def _readable(fd: int) -> bool:
     assert _POLL is not None
     poller = _POLL()
     poller.register(fd, select.POLLIN | select.POLLPRI)  # POLLERR, POLLHUP: always reported
