@@ -38,7 +38,7 @@ from .._sql.errors import (
     run_app_function,
 )
 from .._sql.schema import DEFAULT_TABLE_NAME, session_table, tombstone_table
-from .._sql.statements import Row, Statements, chunk_rows
+from .._sql.statements import Row, Statements, chunk_rows, is_live_at
 from .._sql.timestamps import entry_from, expiry_from_now, from_micros, new_expiry, to_micros
 
 if TYPE_CHECKING:  # at run time imported on first use: the asyncio layer needs greenlet
@@ -564,11 +564,7 @@ class AsyncSQLStore(AsyncStoreBase):
             return None  # a sweep took the placeholder between the two statements
         found = (await conn.execute(self._sql.lock_row(key))).first()
         now = self._now()
-        live = (
-            found
-            if found is not None and (found.expires_at is None or found.expires_at > now)
-            else None
-        )
+        live = found if found is not None and is_live_at(found.expires_at, now) else None
         if write.op == "create" and live is not None:
             same = self._codec.decode(live.value, key=key) == write.value
             return ReplayOutcome.APPLIED if same else ReplayOutcome.LOST

@@ -37,6 +37,11 @@ def _prefix_range(table: sa.Table, prefix: str) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.key >= prefix, table.c.key < prefix + "\x7f")
 
 
+def is_live_at(expires_at: int | None, now: int) -> bool:
+    """Whether a row that expires at ``expires_at`` (None: never) is live at ``now``."""
+    return expires_at is None or expires_at > now
+
+
 @attrs.frozen
 class Row:
     """One row as read for a read-modify-write."""
@@ -46,7 +51,7 @@ class Row:
     expires_at: int | None
 
     def is_live(self, now: int) -> bool:
-        return self.expires_at is None or self.expires_at > now
+        return is_live_at(self.expires_at, now)
 
 
 # A constant written into the SQL text, not bound: see Statements.upsert.
