@@ -25,7 +25,13 @@ from ...codec import JSONCodec, check_items, check_value, default_codec
 from ...entry import TTL, Entry, UpdateFunction, to_seconds
 from ...errors import ConfigurationError, ConflictError, InvalidKey
 from ...keys import validate_key, validate_keys, validate_prefix
-from ...stamped import DEFAULT_TOMBSTONE_TTL, ReplayOutcome, StampedWrite, stamp_of
+from ...stamped import (
+    DEFAULT_TOMBSTONE_TTL,
+    CheckedWrite,
+    ReplayOutcome,
+    StampedWrite,
+    stamp_of,
+)
 from .._redis.client_cache import ClientCache, cache_settings, tracking_connector
 from .._redis.envelope import decode_value, envelope, open_envelope, patch_arguments
 from .._redis.errors import REDIS_ERRORS, store_error
@@ -546,16 +552,17 @@ class AsyncRedisStore(AsyncStoreBase):
         """A journaled write, applied only if newer than the stamp the key holds (the live
         entry's, else its tombstone's); see `sessionkit.stamped`. One atomic script."""
         self._check_open()
+        checked = CheckedWrite.of(write, self._codec)
         if self._needs_initialize or self._binding.moved():
             await self._prepare()
-        key = validate_key(write.key)
+        key = checked.key
         name = self._prefix + key
-        px = ttl_ms(write.ttl, None)  # None: no expiry (the journal resolved any default)
+        px = ttl_ms(checked.ttl, None)  # None: no expiry (the journal resolved any default)
         arguments: list[bytes] = []
         if write.op in ("set", "create"):
-            arguments = [self._codec.encode(write.value or {})]
+            arguments = [checked.data]
         elif write.op == "merge":
-            arguments = patch_arguments(self._codec, check_value(write.value or {}))
+            arguments = patch_arguments(self._codec, checked.patch)
         limit = self._codec.max_payload_bytes
         try:
             async with self._gate:
